@@ -51,7 +51,9 @@ class Money(BaseModel):
         return Money(amount=self.amount - other.amount, currency=self.currency)
 
     def times(self, qty: int) -> Money:
-        return Money(amount=(self.amount * qty).quantize(CENTS, ROUND_HALF_EVEN), currency=self.currency)
+        return Money(
+            amount=(self.amount * qty).quantize(CENTS, ROUND_HALF_EVEN), currency=self.currency
+        )
 
     def __str__(self) -> str:
         return f"{self.amount.quantize(CENTS)} {self.currency}"

@@ -1,0 +1,75 @@
+"""Fulfilment-node adapter: tells a warehouse, 3PL, store or supplier what to ship, over HTTP.
+
+Each call carries an Idempotency-Key, so a retried activity never creates a second request at
+the node. Nodes without an endpoint use the local no-op adapter (the demo without partners);
+their progress then arrives through `dom shipment event` or the API like any partner's.
+"""
+
+from __future__ import annotations
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from dom_workflows.fulfillment.models import CancelFulfillment, FulfillmentRequest, NodeAck
+from dom_workflows.network import Network
+
+NODE_REFUSED = "NodeRefused"
+
+
+class FulfillmentActivities:
+    def __init__(self, network: Network, http: httpx.AsyncClient) -> None:
+        self.network = network
+        self.http = http
+
+    async def _post(self, url: str, key: str, body: dict[str, object]) -> httpx.Response:
+        try:
+            response = await self.http.post(url, json=body, headers={"Idempotency-Key": key})
+        except httpx.HTTPError as e:
+            # Network trouble is transient: Temporal retries with backoff.
+            raise ApplicationError(f"{url} unreachable: {e!r}", type="NodeUnavailable") from e
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ApplicationError(f"{url} answered {response.status_code}", type="NodeUnavailable")
+        return response
+
+    @activity.defn
+    async def instruct_node(self, req: FulfillmentRequest) -> NodeAck:
+        node = self.network.node(req.node)
+        if not node.endpoint:
+            return NodeAck(shipment_id=req.shipment_id, node=req.node, adapter="noop")
+        url = f"{node.endpoint.rstrip('/')}/fulfillment-requests"
+        response = await self._post(url, req.shipment_id, req.model_dump(mode="json"))
+        if response.status_code in (200, 201, 202, 409):  # 409: the node already has it
+            return NodeAck(
+                shipment_id=req.shipment_id,
+                node=req.node,
+                adapter="http",
+                status_code=response.status_code,
+            )
+        raise ApplicationError(
+            f"{req.node} refused fulfilment request {req.shipment_id}: "
+            f"{response.status_code} {response.text[:300]}",
+            type=NODE_REFUSED,
+            non_retryable=True,
+        )
+
+    @activity.defn
+    async def cancel_at_node(self, req: CancelFulfillment) -> NodeAck:
+        node = self.network.node(req.node)
+        if not node.endpoint:
+            return NodeAck(shipment_id=req.shipment_id, node=req.node, adapter="noop")
+        url = f"{node.endpoint.rstrip('/')}/fulfillment-requests/{req.shipment_id}/cancel"
+        response = await self._post(url, f"cancel:{req.shipment_id}", req.model_dump(mode="json"))
+        if response.status_code in (200, 202, 204, 404, 409):  # 404: nothing left to cancel
+            return NodeAck(
+                shipment_id=req.shipment_id,
+                node=req.node,
+                adapter="http",
+                status_code=response.status_code,
+                detail=response.text[:300],
+            )
+        raise ApplicationError(
+            f"{req.node} refused to cancel {req.shipment_id}: {response.status_code}",
+            type=NODE_REFUSED,
+            non_retryable=True,
+        )

@@ -1,0 +1,195 @@
+"""Inventory activities: reserve-and-route, release, consume, receive. Dependencies live on the
+object (engine, network, policy) so the worker wires them once and tests can use their own."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.inventory import ledger, schema
+from dom_workflows.inventory.models import (
+    ConsumeInput,
+    ConsumeResult,
+    InventoryReceipt,
+    PlannedFulfillment,
+    ReleaseInput,
+    ReleaseResult,
+    ReserveAndRouteInput,
+    ReserveAndRouteResult,
+)
+from dom_workflows.network import Network
+from dom_workflows.order.models import NodeSlaTimes, ShipmentLine
+from dom_workflows.routing import Plan, Scenario, plan_route
+
+# ATP can move between planning and reserving (another order won the race); re-plan this many
+# times against fresh positions before letting Temporal's retry policy back off.
+MAX_REPLANS = 5
+
+
+def shipment_id_for(order_id: str, attempt: int, node: str) -> str:
+    return f"{order_id}:{attempt}:{node}"
+
+
+class InventoryActivities:
+    def __init__(self, engine: AsyncEngine, network: Network, policy: Any) -> None:
+        self.engine = engine
+        self.network = network
+        self.policy = policy
+
+    def _scenario(self, inp: ReserveAndRouteInput, positions: list[ledger.Position]) -> Scenario:
+        order = inp.order
+        return Scenario.model_validate(
+            {
+                "nodes": [n.model_dump(mode="json") for n in self.network.nodes],
+                "skus": [s.model_dump(mode="json") for s in self.network.skus],
+                "inventory": [
+                    {
+                        "node": p.node,
+                        "sku": p.sku,
+                        "on_hand": p.on_hand,
+                        "reserved": p.reserved,
+                        "safety_stock": p.safety_stock,
+                    }
+                    for p in positions
+                ],
+                "rates": self.network.rates,
+                "policy": self.policy,
+                "order": {
+                    "id": order.order_id,
+                    "lines": [
+                        {
+                            "line_id": ln.line_id,
+                            "sku": ln.sku,
+                            "qty": ln.qty,
+                            "unit_price": str(ln.unit_price) if ln.unit_price is not None else None,
+                        }
+                        for ln in inp.lines
+                    ],
+                    "ship_to": {
+                        "lat": inp.destination.ship_to_lat,
+                        "lon": inp.destination.ship_to_lon,
+                        "state": inp.destination.ship_to_state,
+                    },
+                    "service_level": order.service_level,
+                    "promise_days": order.promise_days,
+                    "customer_tier": order.customer.tier,
+                    "delivery": order.delivery,
+                    "pickup_node": order.pickup_node,
+                    "weekday": inp.weekday,
+                    "tags": order.tags,
+                    "excluded_nodes": inp.excluded_nodes,
+                },
+            }
+        )
+
+    def _result(self, inp: ReserveAndRouteInput, plan: Plan) -> ReserveAndRouteResult:
+        order_id = inp.order.order_id
+        fulfillments = []
+        for s in plan.shipments:
+            sla = self.network.sla_for(s.node)
+            fulfillments.append(
+                PlannedFulfillment(
+                    shipment_id=shipment_id_for(order_id, inp.attempt, s.node),
+                    node=s.node,
+                    node_type=self.network.node(s.node).type,
+                    service=s.service,
+                    lines=[
+                        ShipmentLine(line_id=ln.line_id or ln.sku, sku=ln.sku, qty=ln.qty)
+                        for ln in s.lines
+                    ],
+                    sla=NodeSlaTimes.model_validate(sla.model_dump()),
+                    transit_days=s.transit_days,
+                    shipping_cost=s.shipping_cost,
+                    handling_cost=s.handling_cost,
+                )
+            )
+        return ReserveAndRouteResult(
+            order_id=order_id,
+            attempt=inp.attempt,
+            strategy=plan.strategy,
+            total_cost=Decimal(plan.total_cost),
+            summary=plan.explanation.summary,
+            fulfillments=fulfillments,
+            backordered=[
+                ShipmentLine(line_id=b.line_id or b.sku, sku=b.sku, qty=b.qty)
+                for b in plan.backordered
+            ],
+            plan=plan.model_dump(mode="json"),
+        )
+
+    async def _stored(self, order_id: str, attempt: int) -> ReserveAndRouteResult | None:
+        async with self.engine.connect() as conn:
+            row = await conn.execute(
+                sa.select(schema.routing_plans.c.result).where(
+                    schema.routing_plans.c.order_id == order_id,
+                    schema.routing_plans.c.route_attempt == attempt,
+                )
+            )
+            stored = row.scalar_one_or_none()
+        return ReserveAndRouteResult.model_validate(stored) if stored is not None else None
+
+    @activity.defn
+    async def reserve_and_route(self, inp: ReserveAndRouteInput) -> ReserveAndRouteResult:
+        """Plan with the optimal router on live ATP and reserve the plan in one transaction."""
+        order_id = inp.order.order_id
+        if (done := await self._stored(order_id, inp.attempt)) is not None:
+            return done  # a retry: the reservation was already made
+        skus = sorted({ln.sku for ln in inp.lines})
+        last_conflict = ""
+        for _ in range(MAX_REPLANS):
+            async with self.engine.connect() as conn:
+                positions = await ledger.read_positions(conn, skus)
+            try:
+                plan = plan_route(self._scenario(inp, positions), strategy="optimal")
+            except ValueError as e:
+                raise ApplicationError(str(e), type="RoutingError", non_retryable=True) from e
+            result = self._result(inp, plan)
+            allocations = [
+                ledger.Allocation(f.shipment_id, f.node, ln.sku, ln.line_id, ln.qty)
+                for f in result.fulfillments
+                for ln in f.lines
+            ]
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(
+                        schema.routing_plans.insert().values(
+                            order_id=order_id,
+                            route_attempt=inp.attempt,
+                            result=result.model_dump(mode="json"),
+                            created_at=ledger.utcnow(),
+                        )
+                    )
+                    await ledger.reserve(conn, order_id, inp.attempt, allocations)
+                return result
+            except ledger.InsufficientAtp as e:
+                last_conflict = str(e)
+                activity.logger.info("ATP moved while reserving %s: %s; re-planning", order_id, e)
+            except IntegrityError:
+                # A concurrent retry of this same activity committed first: return its plan.
+                if (done := await self._stored(order_id, inp.attempt)) is not None:
+                    return done
+                raise
+        raise ApplicationError(
+            f"ATP kept moving while reserving order {order_id} ({MAX_REPLANS} re-plans); "
+            f"last conflict: {last_conflict}",
+            type="ReservationConflict",
+        )
+
+    @activity.defn
+    async def release_reservations(self, inp: ReleaseInput) -> ReleaseResult:
+        return await ledger.release(self.engine, inp)
+
+    @activity.defn
+    async def consume_reservations(self, inp: ConsumeInput) -> ConsumeResult:
+        units = await ledger.consume(self.engine, inp.order_id, inp.shipment_id)
+        return ConsumeResult(consumed_units=units)
+
+    @activity.defn
+    async def receive_inventory(self, receipt: InventoryReceipt) -> bool:
+        return await ledger.receive(self.engine, receipt)

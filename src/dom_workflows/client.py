@@ -1,0 +1,161 @@
+"""DomClient: how channels and tools talk to orders, without knowing Temporal's details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+
+from dom_workflows.config import Settings
+from dom_workflows.order import search_attributes as attrs
+from dom_workflows.order.models import (
+    CancelRequest,
+    CancelResult,
+    OrderRequest,
+    OrderState,
+    ShipmentEvent,
+    order_workflow_id,
+)
+from dom_workflows.order.workflows import OrderWorkflow
+
+
+class CancelRefused(Exception):
+    """The order cannot be cancelled as asked; the message says why."""
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Submitted:
+    order_id: str
+    workflow_id: str
+    run_id: str | None
+    created: bool  # False when the order already existed (an idempotent resubmission)
+
+
+async def connect(settings: Settings | None = None) -> Client:
+    """A Temporal client with the pydantic data converter, configured from the environment."""
+    s = settings or Settings.from_env()
+    return await Client.connect(
+        s.temporal_address,
+        namespace=s.temporal_namespace,
+        api_key=s.temporal_api_key,
+        tls=s.temporal_tls,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def static_summary(order: OrderRequest) -> str:
+    units = sum(ln.qty for ln in order.lines)
+    return (
+        f"Order {order.order_id} · {order.channel} · {len(order.lines)} lines / {units} units · "
+        f"{order.value()} · {order.customer.tier}"
+    )[:200]
+
+
+def static_details(order: OrderRequest) -> str:
+    rows = "\n".join(
+        f"| {ln.line_id} | {ln.sku} | {ln.qty} | {ln.unit_price} |" for ln in order.lines
+    )
+    to = order.ship_to
+    dest = f"pickup at {order.pickup_node}" if order.delivery == "pickup" else (
+        f"{to.city} {to.state or ''} {to.zip or ''}".strip() if to else "no address"
+    )
+    return (
+        f"**Customer** {order.customer.id} ({order.customer.tier})  \n"
+        f"**Deliver to** {dest} · {order.service_level}"
+        + (f" · promise {order.promise_days} days" if order.promise_days else "")
+        + "\n\n| line | sku | qty | unit price |\n|---|---|---|---|\n"
+        + rows
+    )
+
+
+class DomClient:
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> DomClient:
+        s = settings or Settings.from_env()
+        return cls(await connect(s), s.task_queue)
+
+    def handle(self, order_id: str) -> WorkflowHandle[OrderWorkflow, object]:
+        return self.client.get_workflow_handle_for(OrderWorkflow.run, order_workflow_id(order_id))
+
+    async def submit(self, order: OrderRequest) -> Submitted:
+        """Start the order's workflow. The same order id never starts a second workflow, even
+        after the first has finished: the workflow ID is the idempotency key."""
+        wid = order_workflow_id(order.order_id)
+        value = order.value() if order.lines else None
+        try:
+            handle = await self.client.start_workflow(
+                OrderWorkflow.run,
+                order,
+                id=wid,
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(attrs.ORDER_STATUS, "received"),
+                        SearchAttributePair(attrs.SALES_CHANNEL, order.channel),
+                        SearchAttributePair(attrs.CUSTOMER_ID, order.customer.id),
+                        SearchAttributePair(attrs.CUSTOMER_TIER, order.customer.tier),
+                        SearchAttributePair(
+                            attrs.ORDER_VALUE, float(value.amount) if value else 0.0
+                        ),
+                    ]
+                ),
+                static_summary=static_summary(order) if order.lines else f"Order {order.order_id}",
+                static_details=static_details(order),
+            )
+            return Submitted(order.order_id, wid, handle.first_execution_run_id, created=True)
+        except WorkflowAlreadyStartedError as e:
+            return Submitted(order.order_id, wid, e.run_id, created=False)
+
+    async def status(self, order_id: str) -> OrderState:
+        from temporalio.service import RPCError, RPCStatusCode
+
+        try:
+            return await self.handle(order_id).query(OrderWorkflow.state)
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise OrderNotFound(f"order {order_id} does not exist") from e
+            raise
+
+    async def is_running(self, order_id: str) -> bool:
+        desc = await self.handle(order_id).describe()
+        return desc.status == WorkflowExecutionStatus.RUNNING
+
+    async def cancel(self, order_id: str, request: CancelRequest | None = None) -> CancelResult:
+        try:
+            return await self.handle(order_id).execute_update(
+                OrderWorkflow.cancel, request or CancelRequest()
+            )
+        except WorkflowUpdateFailedError as e:
+            cause = e.cause
+            if isinstance(cause, ApplicationError) and cause.type == "CancelRefused":
+                raise CancelRefused(cause.message) from e
+            raise
+
+    async def send_shipment_event(self, order_id: str, event: ShipmentEvent) -> None:
+        await self.handle(order_id).signal(OrderWorkflow.shipment_event, event)
+
+    async def result(self, order_id: str) -> object:
+        return await self.handle(order_id).result()

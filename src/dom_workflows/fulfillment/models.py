@@ -1,0 +1,33 @@
+"""Messages between the order workflow and fulfilment nodes (warehouses, 3PLs, stores, suppliers)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from dom_workflows.order.models import Address, ShipmentLine
+
+
+class FulfillmentRequest(BaseModel):
+    shipment_id: str
+    order_id: str
+    node: str
+    service: str
+    lines: list[ShipmentLine]
+    ship_to: Address
+
+
+class CancelFulfillment(BaseModel):
+    shipment_id: str
+    order_id: str
+    node: str
+    reason: str
+
+
+class NodeAck(BaseModel):
+    shipment_id: str
+    node: str
+    adapter: Literal["http", "noop"]
+    status_code: int | None = None
+    detail: str = ""

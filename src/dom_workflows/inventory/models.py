@@ -1,0 +1,107 @@
+"""Messages of the inventory domain: validation, reserve-and-route, release, consume, receipts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from dom_workflows.money import Money
+from dom_workflows.order.models import Address, NodeSlaTimes, OrderRequest, ShipmentLine
+
+
+class ValidatedOrder(BaseModel):
+    """The order after validation: the destination geocoded, the value computed."""
+
+    ship_to_lat: float
+    ship_to_lon: float
+    ship_to_state: str | None
+    ship_to_zip: str | None
+    order_value: Money
+
+
+class SourcingLine(ShipmentLine):
+    unit_price: Decimal | None = None
+
+
+class ReserveAndRouteInput(BaseModel):
+    order: OrderRequest
+    destination: ValidatedOrder
+    attempt: int = Field(ge=1)
+    lines: list[SourcingLine]
+    excluded_nodes: dict[str, str] = Field(default_factory=dict)
+    weekday: str
+
+
+class PlannedFulfillment(BaseModel):
+    shipment_id: str
+    node: str
+    node_type: str
+    service: str
+    lines: list[ShipmentLine]
+    sla: NodeSlaTimes
+    transit_days: int | None = None
+    shipping_cost: Decimal
+    handling_cost: Decimal
+
+
+class ReserveAndRouteResult(BaseModel):
+    order_id: str
+    attempt: int
+    strategy: str
+    total_cost: Decimal
+    summary: str
+    fulfillments: list[PlannedFulfillment]
+    backordered: list[ShipmentLine]
+    plan: dict[str, Any]  # the routing engine's full plan and explanation, kept in history
+
+
+class ReleaseInput(BaseModel):
+    order_id: str
+    shipment_id: str | None = None  # None = every open reservation of the order
+    line_id: str | None = None
+    qty: int | None = Field(default=None, ge=1)  # None = all reserved units that match
+    reason: str
+    # Distinguishes two partial releases of the same line; a retry reuses the same key.
+    idempotency_key: str
+
+
+class ReleaseResult(BaseModel):
+    released_units: int
+    released: list[ShipmentLine] = Field(default_factory=list)
+
+
+class ConsumeInput(BaseModel):
+    order_id: str
+    shipment_id: str
+
+
+class ConsumeResult(BaseModel):
+    consumed_units: int
+
+
+class InventoryReceipt(BaseModel):
+    node: str
+    sku: str
+    qty: int = Field(ge=1)
+    reference: str  # idempotency key: a receipt with the same reference is applied once
+
+
+class AtpRow(BaseModel):
+    node: str
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    atp: int
+
+
+class AtpView(BaseModel):
+    sku: str
+    nodes: list[AtpRow]
+    total_atp: int
+    total_on_hand: int
+    total_reserved: int
+
+
+__all__ = ["Address", "AtpRow", "AtpView"]

@@ -1,0 +1,90 @@
+"""The fulfilment network as configuration: nodes, SKUs, starting inventory, rate card and SLAs.
+
+Loaded by workers and the CLI (never inside a workflow); the routing engine and the ledger both read it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NodeType = Literal["warehouse", "store", "3pl", "dropship"]
+
+
+class Handling(BaseModel):
+    per_shipment: Decimal
+    per_unit: Decimal
+
+
+class NodeConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    name: str
+    type: NodeType
+    lat: float
+    lon: float
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    priority: int = 10
+    handling: Handling
+    capacity_remaining: int | None = None
+    services: list[str] = Field(default_factory=lambda: ["ground"])
+    pickup: bool = False
+    # Where fulfilment requests are POSTed; None = the local no-op adapter (demo without partners).
+    endpoint: str | None = None
+    partner_id: str | None = None
+
+
+class SkuConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    sku: str
+    name: str
+    weight_lb: float
+    tags: list[str] = Field(default_factory=list)
+    price: Decimal
+
+
+class InventorySeed(BaseModel):
+    node: str
+    sku: str
+    on_hand: int = Field(ge=0)
+    safety_stock: int = Field(default=0, ge=0)
+
+
+class NodeSla(BaseModel):
+    accept_within: timedelta
+    ship_within: timedelta
+    deliver_within: timedelta
+
+
+class Network(BaseModel):
+    currency: str = "USD"
+    nodes: list[NodeConfig]
+    skus: list[SkuConfig]
+    inventory: list[InventorySeed] = Field(default_factory=list)
+    rates: dict[str, Any]
+    sla: dict[str, NodeSla]
+
+    def node(self, node_id: str) -> NodeConfig:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(f"unknown node {node_id!r}")
+
+    def sku_map(self) -> dict[str, SkuConfig]:
+        return {s.sku: s for s in self.skus}
+
+    def sla_for(self, node_id: str) -> NodeSla:
+        return self.sla[self.node(node_id).type]
+
+
+def load_network(path: str | Path) -> Network:
+    return Network.model_validate(json.loads(Path(path).read_text()))

@@ -1,0 +1,216 @@
+"""Messages and state of the order domain: one pydantic model per workflow input, output,
+signal, update and query, so fields can be added without breaking running workflows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dom_workflows.money import Money
+
+ORDER_WORKFLOW_ID_PREFIX = "order-"
+
+
+def order_workflow_id(order_id: str) -> str:
+    return f"{ORDER_WORKFLOW_ID_PREFIX}{order_id}"
+
+
+class Customer(BaseModel):
+    id: str
+    tier: str = "standard"
+    email: str | None = None
+
+
+class Address(BaseModel):
+    name: str = ""
+    line1: str = ""
+    city: str = ""
+    state: str | None = None
+    zip: str | None = None
+    country: str = "US"
+    lat: float | None = None
+    lon: float | None = None
+
+
+class OrderLine(BaseModel):
+    line_id: str
+    sku: str
+    # Deliberately not constrained here: the workflow's validation reports a bad quantity as an
+    # InvalidOrder failure with the line named, instead of a decode error nobody can read.
+    qty: int
+    unit_price: Money
+
+
+class OrderRequest(BaseModel):
+    """What a channel submits. `order_id` is the channel-independent idempotency key."""
+
+    order_id: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    channel: str = "web"
+    external_id: str | None = None
+    customer: Customer
+    lines: list[OrderLine]
+    ship_to: Address | None = None
+    service_level: str = "ground"
+    promise_days: int | None = None
+    delivery: Literal["ship", "pickup"] = "ship"
+    pickup_node: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    placed_at: datetime | None = None
+
+    def value(self) -> Money:
+        currency = self.lines[0].unit_price.currency if self.lines else "USD"
+        total = Money.zero(currency)
+        for line in self.lines:
+            total = total + line.unit_price.times(line.qty)
+        return total
+
+
+class OrderStatus(StrEnum):
+    RECEIVED = "received"
+    ROUTED = "routed"
+    FULFILLING = "fulfilling"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ShipmentStatus(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (ShipmentStatus.REQUESTED, ShipmentStatus.ACCEPTED)
+
+
+class ShipmentLine(BaseModel):
+    line_id: str
+    sku: str
+    qty: int
+
+
+class NodeSlaTimes(BaseModel):
+    accept_within: timedelta
+    ship_within: timedelta
+    deliver_within: timedelta
+
+
+class Shipment(BaseModel):
+    shipment_id: str
+    node: str
+    node_type: str
+    lines: list[ShipmentLine]
+    service: str
+    route_attempt: int
+    sla: NodeSlaTimes
+    status: ShipmentStatus = ShipmentStatus.REQUESTED
+    carrier: str | None = None
+    tracking: str | None = None
+    requested_at: datetime | None = None
+    accepted_at: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    reason: str | None = None
+
+    @property
+    def units(self) -> int:
+        return sum(line.qty for line in self.lines)
+
+
+class LineState(BaseModel):
+    line_id: str
+    sku: str
+    qty: int
+    unit_price: Money
+    allocated: int = 0
+    shipped: int = 0
+    delivered: int = 0
+    cancelled: int = 0
+    backordered: int = 0
+
+
+class TimelineEvent(BaseModel):
+    at: datetime
+    kind: str
+    message: str
+    shipment_id: str | None = None
+
+
+class RouteSummary(BaseModel):
+    attempt: int
+    strategy: str
+    total_cost: Decimal
+    summary: str
+    shipments: list[str]
+    backordered: list[ShipmentLine] = Field(default_factory=list)
+
+
+class OrderState(BaseModel):
+    """The whole story of an order, as the `state` query returns it."""
+
+    order_id: str
+    workflow_id: str
+    status: OrderStatus
+    channel: str
+    customer_id: str
+    customer_tier: str
+    order_value: Money
+    lines: list[LineState]
+    shipments: list[Shipment] = Field(default_factory=list)
+    routes: list[RouteSummary] = Field(default_factory=list)
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+    escalations: list[str] = Field(default_factory=list)
+    stop_reason: str | None = None
+
+
+ShipmentEventType = Literal["accepted", "rejected", "shipped", "delivered"]
+
+
+class ShipmentEvent(BaseModel):
+    """A partner's report about one fulfilment request; `event_id` makes redelivery harmless."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(min_length=1, max_length=200)
+    shipment_id: str
+    type: ShipmentEventType
+    carrier: str | None = None
+    tracking: str | None = None
+    reason: str | None = None
+    lines: list[ShipmentLine] | None = None
+    occurred_at: datetime | None = None
+
+
+class CancelLine(BaseModel):
+    line_id: str
+    qty: int | None = None  # None = every unit of the line that has not shipped
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(default="customer request", max_length=500)
+    lines: list[CancelLine] | None = None  # None = the whole order
+    requested_by: str = "customer"
+
+
+class CancelResult(BaseModel):
+    cancelled: list[ShipmentLine]
+    released_units: int
+    order_status: OrderStatus
+
+
+class OrderResult(BaseModel):
+    order_id: str
+    status: OrderStatus
+    stop_reason: str | None = None
+    shipments: list[Shipment]

@@ -1,0 +1,120 @@
+"""Pure bookkeeping over OrderState: unit accounting, status derivation, cancellation arithmetic
+and the Markdown the Temporal UI shows. No Temporal calls here, so it is trivially deterministic."""
+
+from __future__ import annotations
+
+from dom_workflows.order.models import (
+    CancelRequest,
+    LineState,
+    OrderState,
+    OrderStatus,
+    Shipment,
+    ShipmentStatus,
+)
+
+SHIPPED_STATES = (ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED)
+TERMINAL = (OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.FAILED)
+
+
+def line(state: OrderState, line_id: str) -> LineState:
+    for ln in state.lines:
+        if ln.line_id == line_id:
+            return ln
+    raise KeyError(line_id)
+
+
+def pending_units(ln: LineState) -> int:
+    """Units of a line that still need a node: not allocated, backordered or cancelled."""
+    return ln.qty - ln.allocated - ln.backordered - ln.cancelled
+
+
+def cancellable_units(state: OrderState, ln: LineState) -> int:
+    return ln.qty - ln.cancelled - ln.shipped
+
+
+def open_shipments(state: OrderState) -> list[Shipment]:
+    return [s for s in state.shipments if s.status.is_open]
+
+
+def cancellation_plan(state: OrderState, req: CancelRequest) -> tuple[dict[str, int], str | None]:
+    """Units to cancel per line, or the reason the request must be refused."""
+    if state.status in TERMINAL:
+        return {}, f"order {state.order_id} is already {state.status.value}"
+    if req.lines is None:
+        plan = {ln.line_id: cancellable_units(state, ln) for ln in state.lines}
+        plan = {k: v for k, v in plan.items() if v > 0}
+        if not plan:
+            return {}, (
+                "every unit has already shipped or been cancelled; "
+                "nothing can be cancelled (start a return instead)"
+            )
+        return plan, None
+    plan = {}
+    known = {ln.line_id: ln for ln in state.lines}
+    for cl in req.lines:
+        ln = known.get(cl.line_id)
+        if ln is None:
+            return {}, f"order {state.order_id} has no line {cl.line_id!r}"
+        can = cancellable_units(state, ln)
+        want = can if cl.qty is None else cl.qty
+        if cl.qty is not None and cl.qty <= 0:
+            return {}, f"line {cl.line_id}: quantity to cancel must be at least 1"
+        if want > can or can == 0:
+            return {}, (
+                f"line {cl.line_id}: {want} units requested but only {can} of {ln.qty} can be "
+                f"cancelled ({ln.shipped} shipped, {ln.cancelled} already cancelled)"
+            )
+        plan[cl.line_id] = plan.get(cl.line_id, 0) + want
+    return plan, None
+
+
+def derive_status(state: OrderState) -> OrderStatus:
+    if state.status in TERMINAL:
+        return state.status
+    live = [s for s in state.shipments if s.status not in _DEAD]
+    if not live:
+        return OrderStatus.RECEIVED if not state.routes else OrderStatus.ROUTED
+    shipped = sum(ln.shipped for ln in state.lines)
+    to_ship = sum(ln.qty - ln.cancelled for ln in state.lines)
+    if shipped and shipped >= to_ship:
+        return OrderStatus.SHIPPED
+    if shipped:
+        return OrderStatus.PARTIALLY_SHIPPED
+    if any(s.status == ShipmentStatus.ACCEPTED for s in live):
+        return OrderStatus.FULFILLING
+    return OrderStatus.ROUTED
+
+
+_DEAD = (ShipmentStatus.REJECTED, ShipmentStatus.CANCELLED, ShipmentStatus.TIMED_OUT)
+
+
+def active_nodes(state: OrderState) -> list[str]:
+    return sorted({s.node for s in state.shipments if s.status not in _DEAD})
+
+
+def details_markdown(state: OrderState) -> str:
+    """What the Temporal UI shows as the workflow's current details."""
+    out = [
+        f"**{state.status.value}** · {state.channel} · customer {state.customer_id} "
+        f"({state.customer_tier}) · {state.order_value}",
+        "",
+        "| line | sku | qty | shipped | delivered | backordered | cancelled |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {ln.line_id} | {ln.sku} | {ln.qty} | {ln.shipped} | {ln.delivered} "
+        f"| {ln.backordered} | {ln.cancelled} |"
+        for ln in state.lines
+    ]
+    if state.shipments:
+        out += ["", "| shipment | node | status | carrier | tracking |", "|---|---|---|---|---|"]
+        out += [
+            f"| {s.shipment_id} | {s.node} | {s.status.value} | {s.carrier or ''} "
+            f"| {s.tracking or ''} |"
+            for s in state.shipments
+        ]
+    if state.escalations:
+        out += ["", "**Escalations**", *[f"- {e}" for e in state.escalations]]
+    if state.stop_reason:
+        out += ["", f"**Stopped:** {state.stop_reason}"]
+    return "\n".join(out)
