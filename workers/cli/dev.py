@@ -1,0 +1,86 @@
+"""`dom dev`, `dom worker`, `dom setup`: running the system."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from workers.cli.common import console, run, settings
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("dev")
+    def dev(
+        temporal_port: int = typer.Option(7233, help="Temporal frontend port."),
+        ui_port: int = typer.Option(8233, help="Temporal Web UI port."),
+        api_port: int = typer.Option(8000, help="HTTP API port."),
+        demo: bool = typer.Option(False, help="Also run the partner simulator and demo orders."),
+        external_temporal: bool = typer.Option(
+            False, help="Use TEMPORAL_ADDRESS instead of starting a dev server."
+        ),
+    ) -> None:
+        """Start the local stack: Temporal dev server + UI, DOM database, worker."""
+        from workers.dev_stack import DevOptions, main
+
+        main(
+            DevOptions(
+                temporal_port=temporal_port,
+                ui_port=ui_port,
+                api_port=api_port,
+                demo=demo,
+                external_temporal=external_temporal,
+            )
+        )
+
+    @app.command("worker")
+    def worker() -> None:
+        """Run one worker (production: run as many as you need)."""
+        import logging
+        import signal
+
+        from workers.worker import run_worker
+
+        logging.basicConfig(level=logging.INFO)
+
+        async def go() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await run_worker(settings(), stop)
+
+        run(go())
+
+    @app.command("setup")
+    def setup() -> None:
+        """Production set-up: migrate the DOM database and register search attributes."""
+        from temporalio.api.enums.v1 import IndexedValueType
+        from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+        from activities.inventory.db import create_engine, migrate
+        from dom_workflows.client import connect
+        from dom_workflows.order import search_attributes as attrs
+
+        async def go() -> None:
+            s = settings()
+            engine = create_engine(s.database_url)
+            try:
+                await migrate(engine)
+            finally:
+                await engine.dispose()
+            console.print(f"database migrated: {s.database_url}")
+            client = await connect(s)
+            request = AddSearchAttributesRequest(
+                namespace=s.temporal_namespace,
+                search_attributes={
+                    k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in attrs.ALL
+                },
+            )
+            try:
+                await client.operator_service.add_search_attributes(request)
+                console.print("search attributes registered: " + ", ".join(k.name for k in attrs.ALL))
+            except Exception as e:  # already there, or Temporal Cloud (use tcld there)
+                console.print(f"search attributes not added ({e}); on Temporal Cloud use tcld")
+
+        run(go())

@@ -1,0 +1,208 @@
+"""`dom order ...` and `dom shipment ...`: channels' and ops' view of orders."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+from temporalio.service import RPCError
+
+from dom_workflows.client import CancelRefused, DomClient, OrderNotFound
+from dom_workflows.order.models import (
+    CancelLine,
+    CancelRequest,
+    OrderRequest,
+    OrderState,
+    ShipmentEvent,
+    ShipmentEventType,
+)
+from workers.cli.common import console, fail, print_json, run, settings
+
+order_app = typer.Typer(help="Submit, inspect and cancel orders.", no_args_is_help=True)
+shipment_app = typer.Typer(help="Report fulfilment and carrier events.", no_args_is_help=True)
+
+
+def load_order(path: Path) -> OrderRequest:
+    try:
+        return OrderRequest.model_validate_json(path.read_text())
+    except OSError as e:
+        raise fail(f"cannot read {path}: {e.strerror}") from None
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise fail(f"{path} is not a valid order: {problems}") from None
+
+
+@order_app.command("submit")
+def submit(file: Path = typer.Argument(..., help="Order JSON (see examples/orders/).")) -> None:
+    """Start an order; submitting the same order id again returns the existing order."""
+    order = load_order(file)
+
+    async def go() -> None:
+        dom = await DomClient.connect(settings())
+        s = await dom.submit(order)
+        print_json(
+            {
+                "order_id": s.order_id,
+                "workflow_id": s.workflow_id,
+                "run_id": s.run_id,
+                "created": s.created,
+            }
+        )
+
+    run(go())
+
+
+def render(state: OrderState) -> None:
+    console.print(
+        f"[bold]{state.order_id}[/bold]  {state.status.value}  · {state.channel} · "
+        f"{state.customer_id} ({state.customer_tier}) · {state.order_value}"
+    )
+    lines = Table("line", "sku", "qty", "shipped", "delivered", "backordered", "cancelled")
+    for ln in state.lines:
+        lines.add_row(
+            ln.line_id, ln.sku, *(str(x) for x in (ln.qty, ln.shipped, ln.delivered, ln.backordered, ln.cancelled))
+        )
+    console.print(lines)
+    if state.shipments:
+        ships = Table("shipment", "node", "lines", "status", "carrier", "tracking")
+        for s in state.shipments:
+            ships.add_row(
+                s.shipment_id,
+                s.node,
+                ", ".join(f"{sl.sku}×{sl.qty}" for sl in s.lines),
+                s.status.value,
+                s.carrier or "",
+                s.tracking or "",
+            )
+        console.print(ships)
+    for r in state.routes:
+        console.print(f"route {r.attempt} ({r.strategy}): {r.summary}")
+    timeline = Table("at", "event", "message")
+    for ev in state.timeline:
+        timeline.add_row(ev.at.strftime("%Y-%m-%d %H:%M:%S"), ev.kind, ev.message)
+    console.print(timeline)
+    for e in state.escalations:
+        console.print(f"[yellow]escalation:[/yellow] {e}")
+    if state.stop_reason:
+        console.print(f"stopped: {state.stop_reason}")
+
+
+@order_app.command("show")
+def show(
+    order_id: str,
+    as_json: bool = typer.Option(False, "--json", help="Print the query result as JSON."),
+) -> None:
+    """The order's whole state: lines, plan, shipments and timeline."""
+
+    async def go() -> OrderState:
+        dom = await DomClient.connect(settings())
+        return await dom.status(order_id)
+
+    try:
+        state = run(go())
+    except OrderNotFound as e:
+        raise fail(str(e)) from None
+    if as_json:
+        print_json(state)
+    else:
+        render(state)
+
+
+@order_app.command("cancel")
+def cancel(
+    order_id: str,
+    reason: str = typer.Option("customer request", help="Why, for the timeline."),
+    line: list[str] = typer.Option(
+        [], "--line", help="LINE_ID or LINE_ID:QTY; repeat. Omit to cancel the whole order."
+    ),
+) -> None:
+    """Cancel an order or some of its units; refused once everything has shipped."""
+    lines = None
+    if line:
+        lines = []
+        for spec in line:
+            lid, _, qty = spec.partition(":")
+            if qty and not qty.isdigit():
+                raise fail(f"--line {spec!r}: quantity must be a whole number")
+            lines.append(CancelLine(line_id=lid, qty=int(qty) if qty else None))
+
+    async def go() -> None:
+        dom = await DomClient.connect(settings())
+        print_json(await dom.cancel(order_id, CancelRequest(reason=reason, lines=lines, requested_by="cli")))
+
+    try:
+        run(go())
+    except CancelRefused as e:
+        raise fail(f"cancellation refused: {e}", code=2) from None
+    except RPCError as e:
+        raise fail(f"order {order_id}: {e.message}") from None
+
+
+@order_app.command("list")
+def list_orders(
+    query: str = typer.Option("", help="Visibility query, e.g. \"OrderStatus='fulfilling'\"."),
+    limit: int = typer.Option(50),
+) -> None:
+    """Orders as the Temporal visibility store sees them (search attributes)."""
+
+    async def go() -> None:
+        dom = await DomClient.connect(settings())
+        q = "WorkflowType='OrderWorkflow'" + (f" AND {query}" if query else "")
+        table = Table("workflow id", "status", "channel", "tier", "value", "nodes")
+        n = 0
+        async for wf in dom.client.list_workflows(q, limit=limit):
+            sa = wf.search_attributes
+            table.add_row(
+                wf.id,
+                str(sa.get("OrderStatus", [""])[0]),
+                str(sa.get("SalesChannel", [""])[0]),
+                str(sa.get("CustomerTier", [""])[0]),
+                str(sa.get("OrderValue", [""])[0]),
+                ",".join(str(x) for x in sa.get("FulfillmentNodes", [])),
+            )
+            n += 1
+        console.print(table)
+        console.print(f"{n} orders")
+
+    run(go())
+
+
+@shipment_app.command("event")
+def shipment_event(
+    order: str = typer.Option(..., "--order", help="Order id."),
+    shipment: str = typer.Option(..., "--shipment", help="Shipment id, as `dom order show` lists it."),
+    type_: ShipmentEventType = typer.Option(..., "--type", help="accepted|rejected|shipped|delivered"),
+    tracking: str | None = typer.Option(None),
+    carrier: str | None = typer.Option(None),
+    reason: str | None = typer.Option(None, help="Why, for a rejection."),
+    event_id: str | None = typer.Option(None, help="Idempotency key; a repeat is ignored."),
+) -> None:
+    """Send a node's or carrier's event to an order (as a partner webhook would)."""
+    ev = ShipmentEvent(
+        event_id=event_id or f"cli-{uuid.uuid4()}",
+        shipment_id=shipment,
+        type=type_,
+        tracking=tracking,
+        carrier=carrier or ("CLI" if type_ in ("shipped", "delivered") else None),
+        reason=reason,
+    )
+
+    async def go() -> None:
+        dom = await DomClient.connect(settings())
+        state = await dom.status(order)
+        if shipment not in {s.shipment_id for s in state.shipments}:
+            known = ", ".join(s.shipment_id for s in state.shipments) or "none yet"
+            raise fail(f"order {order} has no shipment {shipment} (it has: {known})")
+        await dom.send_shipment_event(order, ev)
+        print_json({"order_id": order, "event": json.loads(ev.model_dump_json())})
+
+    try:
+        run(go())
+    except OrderNotFound as e:
+        raise fail(str(e)) from None
