@@ -61,7 +61,7 @@ def search_attribute_flags() -> list[str]:
     return flags
 
 
-async def start_temporal(home: Path, opts: DevOptions) -> subprocess.Popen[bytes]:
+def start_temporal(home: Path, opts: DevOptions) -> subprocess.Popen[bytes]:
     log = (home / "temporal.log").open("ab")
     proc = subprocess.Popen(
         [
@@ -117,7 +117,7 @@ async def embedded_temporal(settings: Settings, opts: DevOptions) -> AsyncIterat
         yield settings
         return
     settings.dom_home.mkdir(parents=True, exist_ok=True)
-    proc = await start_temporal(settings.dom_home, opts)
+    proc = start_temporal(settings.dom_home, opts)
     local = replace(settings, temporal_address=f"127.0.0.1:{opts.temporal_port}", temporal_namespace="default")
     try:
         await wait_for_temporal(local, proc)

@@ -62,16 +62,28 @@ async def dependencies(
     if own_engine:
         await migrate(eng)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+        net = network or load_network(settings.network_path)
+        if settings.partner_sim_url:
+            net = with_simulated_nodes(net, settings.partner_sim_url)
         try:
             yield Dependencies(
                 engine=eng,
-                network=network or load_network(settings.network_path),
+                network=net,
                 policy=load_policy(settings.policy_path),
                 http=http,
             )
         finally:
             if own_engine:
                 await eng.dispose()
+
+
+def with_simulated_nodes(network: Network, sim_url: str) -> Network:
+    """Nodes with no endpoint of their own are played by the partner simulator."""
+    nodes = [
+        n if n.endpoint else n.model_copy(update={"endpoint": f"{sim_url.rstrip('/')}/nodes/{n.id}"})
+        for n in network.nodes
+    ]
+    return network.model_copy(update={"nodes": nodes})
 
 
 def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: Any) -> Worker:

@@ -27,13 +27,19 @@ class Settings:
     database_url: str = ""
     network_path: Path = PROJECT_ROOT / "examples" / "network.json"
     policy_path: Path = PROJECT_ROOT / "examples" / "policy.yaml"
-    partner_secrets_path: Path | None = None
+    partner_secrets_path: Path = PROJECT_ROOT / "examples" / "partners.json"
+    # Base URL of the partner simulator; nodes without an endpoint, the carrier, the payment
+    # provider and suppliers default to routes under it (see docs and `dom simulate partners`).
+    partner_sim_url: str | None = None
+    carrier_url: str | None = None
+    payment_url: str | None = None
+    api_url: str = "http://127.0.0.1:8000"
 
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(_env("DOM_HOME", ".dom"))
         api_key = os.environ.get("TEMPORAL_API_KEY") or None
-        secrets = os.environ.get("DOM_PARTNER_SECRETS")
+        sim = os.environ.get("DOM_PARTNER_SIM_URL") or None
         return cls(
             temporal_address=_env("TEMPORAL_ADDRESS", "localhost:7233"),
             temporal_namespace=_env("TEMPORAL_NAMESPACE", "default"),
@@ -45,5 +51,11 @@ class Settings:
             database_url=_env("DOM_DATABASE_URL", f"sqlite+aiosqlite:///{home / 'dom.db'}"),
             network_path=Path(_env("DOM_NETWORK", str(PROJECT_ROOT / "examples" / "network.json"))),
             policy_path=Path(_env("DOM_POLICY", str(PROJECT_ROOT / "examples" / "policy.yaml"))),
-            partner_secrets_path=Path(secrets) if secrets else None,
+            partner_secrets_path=Path(
+                _env("DOM_PARTNER_SECRETS", str(PROJECT_ROOT / "examples" / "partners.json"))
+            ),
+            partner_sim_url=sim,
+            carrier_url=os.environ.get("DOM_CARRIER_URL") or (f"{sim}/carrier" if sim else None),
+            payment_url=os.environ.get("DOM_PAYMENT_URL") or (f"{sim}/payments" if sim else None),
+            api_url=_env("DOM_API_URL", "http://127.0.0.1:8000"),
         )

@@ -75,7 +75,7 @@ def render(state: OrderState) -> None:
             ships.add_row(
                 s.shipment_id,
                 s.node,
-                ", ".join(f"{sl.sku}×{sl.qty}" for sl in s.lines),
+                ", ".join(f"{sl.sku} x{sl.qty}" for sl in s.lines),
                 s.status.value,
                 s.carrier or "",
                 s.tracking or "",
