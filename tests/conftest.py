@@ -59,9 +59,13 @@ class ServerProcess:
     async def connect(self, port: int) -> Client:
         for _ in range(300):
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.log.name}: exited early:\n{self.log.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"{self.log.name}: exited early:\n{self.log.read_text()[-2000:]}"
+                )
             try:
-                return await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+                return await Client.connect(
+                    f"127.0.0.1:{port}", data_converter=pydantic_data_converter
+                )
             except RuntimeError:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"Temporal did not start on port {port}")
@@ -109,7 +113,14 @@ async def dev_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Wor
     port = free_port()
     home = tmp_path_factory.mktemp("temporal")
     args = [str(TEMPORAL_CLI), "server", "start-dev", "--headless", "--ip", "127.0.0.1"]
-    args += ["--port", str(port), "--http-port", str(free_port()), "--metrics-port", str(free_port())]
+    args += [
+        "--port",
+        str(port),
+        "--http-port",
+        str(free_port()),
+        "--metrics-port",
+        str(free_port()),
+    ]
     args += ["--db-filename", str(home / "temporal.db"), "--log-level", "error"]
     server = ServerProcess(args + search_attribute_flags(), home / "temporal.log")
     client = await server.connect(port)

@@ -80,7 +80,9 @@ async def dependencies(
 def with_simulated_nodes(network: Network, sim_url: str) -> Network:
     """Nodes with no endpoint of their own are played by the partner simulator."""
     nodes = [
-        n if n.endpoint else n.model_copy(update={"endpoint": f"{sim_url.rstrip('/')}/nodes/{n.id}"})
+        n
+        if n.endpoint
+        else n.model_copy(update={"endpoint": f"{sim_url.rstrip('/')}/nodes/{n.id}"})
         for n in network.nodes
     ]
     return network.model_copy(update={"nodes": nodes})

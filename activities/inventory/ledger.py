@@ -325,9 +325,13 @@ async def receive(engine: AsyncEngine, receipt: InventoryReceipt, kind: str = "r
 
 
 async def _check_known(conn: AsyncConnection, node: str, sku: str) -> None:
-    if (await conn.execute(sa.select(schema.nodes.c.id).where(schema.nodes.c.id == node))).first() is None:
+    if (
+        await conn.execute(sa.select(schema.nodes.c.id).where(schema.nodes.c.id == node))
+    ).first() is None:
         raise ValueError(f"unknown node {node!r}")
-    if (await conn.execute(sa.select(schema.skus.c.sku).where(schema.skus.c.sku == sku))).first() is None:
+    if (
+        await conn.execute(sa.select(schema.skus.c.sku).where(schema.skus.c.sku == sku))
+    ).first() is None:
         raise ValueError(f"unknown SKU {sku!r}")
 
 

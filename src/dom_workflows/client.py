@@ -18,6 +18,7 @@ from temporalio.common import (
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from dom_workflows.config import Settings
 from dom_workflows.order import search_attributes as attrs
@@ -73,8 +74,10 @@ def static_details(order: OrderRequest) -> str:
         f"| {ln.line_id} | {ln.sku} | {ln.qty} | {ln.unit_price} |" for ln in order.lines
     )
     to = order.ship_to
-    dest = f"pickup at {order.pickup_node}" if order.delivery == "pickup" else (
-        f"{to.city} {to.state or ''} {to.zip or ''}".strip() if to else "no address"
+    dest = (
+        f"pickup at {order.pickup_node}"
+        if order.delivery == "pickup"
+        else (f"{to.city} {to.state or ''} {to.zip or ''}".strip() if to else "no address")
     )
     return (
         f"**Customer** {order.customer.id} ({order.customer.tier})  \n"
@@ -130,8 +133,6 @@ class DomClient:
             return Submitted(order.order_id, wid, e.run_id, created=False)
 
     async def status(self, order_id: str) -> OrderState:
-        from temporalio.service import RPCError, RPCStatusCode
-
         try:
             return await self.handle(order_id).query(OrderWorkflow.state)
         except RPCError as e:
@@ -152,6 +153,16 @@ class DomClient:
             cause = e.cause
             if isinstance(cause, ApplicationError) and cause.type == "CancelRefused":
                 raise CancelRefused(cause.message) from e
+            raise
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                # Closed workflows refuse updates; say what state the order ended in.
+                try:
+                    desc = await self.handle(order_id).describe()
+                except RPCError:
+                    raise OrderNotFound(f"order {order_id} does not exist") from e
+                status = desc.status.name.lower() if desc.status else "closed"
+                raise CancelRefused(f"order {order_id} is already {status}") from e
             raise
 
     async def send_shipment_event(self, order_id: str, event: ShipmentEvent) -> None:

@@ -27,7 +27,9 @@ async def reserve(engine: AsyncEngine, order: str, allocs: list[ledger.Allocatio
 
 async def test_reserve_moves_atp_and_refuses_more_than_atp(ledger_engine: AsyncEngine) -> None:
     before = await position(ledger_engine, "wh-reno")
-    await reserve(ledger_engine, "O-1", [ledger.Allocation("O-1:1:wh-reno", "wh-reno", SKU, "1", 3)])
+    await reserve(
+        ledger_engine, "O-1", [ledger.Allocation("O-1:1:wh-reno", "wh-reno", SKU, "1", 3)]
+    )
     after = await position(ledger_engine, "wh-reno")
     assert after.reserved == before.reserved + 3
     assert after.atp == before.atp - 3
@@ -59,9 +61,13 @@ async def test_safety_stock_is_never_reserved(ledger_engine: AsyncEngine) -> Non
 
 
 async def test_release_is_keyed_and_partial_release_splits(ledger_engine: AsyncEngine) -> None:
-    await reserve(ledger_engine, "O-4", [ledger.Allocation("O-4:1:wh-reno", "wh-reno", SKU, "1", 5)])
+    await reserve(
+        ledger_engine, "O-4", [ledger.Allocation("O-4:1:wh-reno", "wh-reno", SKU, "1", 5)]
+    )
     reserved = (await position(ledger_engine, "wh-reno")).reserved
-    partial = ReleaseInput(order_id="O-4", line_id="1", qty=2, reason="cancel 2", idempotency_key="k1")
+    partial = ReleaseInput(
+        order_id="O-4", line_id="1", qty=2, reason="cancel 2", idempotency_key="k1"
+    )
     first = await ledger.release(ledger_engine, partial)
     again = await ledger.release(ledger_engine, partial)
     assert first.released_units == 2
@@ -77,7 +83,9 @@ async def test_release_is_keyed_and_partial_release_splits(ledger_engine: AsyncE
 
 async def test_consume_takes_units_out_once(ledger_engine: AsyncEngine) -> None:
     before = await position(ledger_engine, "wh-dallas")
-    await reserve(ledger_engine, "O-5", [ledger.Allocation("O-5:1:wh-dallas", "wh-dallas", SKU, "1", 4)])
+    await reserve(
+        ledger_engine, "O-5", [ledger.Allocation("O-5:1:wh-dallas", "wh-dallas", SKU, "1", 4)]
+    )
     assert await ledger.consume(ledger_engine, "O-5", "O-5:1:wh-dallas") == 4
     assert await ledger.consume(ledger_engine, "O-5", "O-5:1:wh-dallas") == 0
     after = await position(ledger_engine, "wh-dallas")
@@ -89,17 +97,25 @@ async def test_receipt_applies_once_per_reference(ledger_engine: AsyncEngine) ->
     receipt = InventoryReceipt(node="wh-columbus", sku="TREK-POLES", qty=12, reference="ASN-77")
     assert await ledger.receive(ledger_engine, receipt) is True
     assert await ledger.receive(ledger_engine, receipt) is False
-    assert (await position(ledger_engine, "wh-columbus", "TREK-POLES")).on_hand == before.on_hand + 12
+    assert (
+        await position(ledger_engine, "wh-columbus", "TREK-POLES")
+    ).on_hand == before.on_hand + 12
 
 
 async def test_movements_explain_every_position(ledger_engine: AsyncEngine) -> None:
-    await reserve(ledger_engine, "O-6", [ledger.Allocation("O-6:1:wh-reno", "wh-reno", SKU, "1", 6)])
+    await reserve(
+        ledger_engine, "O-6", [ledger.Allocation("O-6:1:wh-reno", "wh-reno", SKU, "1", 6)]
+    )
     await ledger.consume(ledger_engine, "O-6", "O-6:1:wh-reno")
-    await reserve(ledger_engine, "O-7", [ledger.Allocation("O-7:1:wh-reno", "wh-reno", SKU, "1", 2)])
+    await reserve(
+        ledger_engine, "O-7", [ledger.Allocation("O-7:1:wh-reno", "wh-reno", SKU, "1", 2)]
+    )
     await ledger.release(
         ledger_engine, ReleaseInput(order_id="O-7", reason="test", idempotency_key="r7")
     )
-    await ledger.receive(ledger_engine, InventoryReceipt(node="wh-reno", sku=SKU, qty=9, reference="R1"))
+    await ledger.receive(
+        ledger_engine, InventoryReceipt(node="wh-reno", sku=SKU, qty=9, reference="R1")
+    )
     m, p = schema.movements, schema.inventory_positions
     async with ledger_engine.connect() as conn:
         sums = {

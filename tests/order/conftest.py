@@ -62,7 +62,10 @@ class OrderHarness:
 
     async def start(self, order: OrderRequest) -> WorkflowHandle[Any, Any]:
         return await self.client.start_workflow(
-            OrderWorkflow.run, order, id=order_workflow_id(order.order_id), task_queue=self.task_queue
+            OrderWorkflow.run,
+            order,
+            id=order_workflow_id(order.order_id),
+            task_queue=self.task_queue,
         )
 
     async def state(self, handle: WorkflowHandle[Any, Any]) -> OrderState:
@@ -80,7 +83,9 @@ class OrderHarness:
                 return state
             await asyncio.sleep(0.05)
             state = await self.state(handle)
-        raise AssertionError(f"timed out waiting for {what}; last state: {state.model_dump_json(indent=1)}")
+        raise AssertionError(
+            f"timed out waiting for {what}; last state: {state.model_dump_json(indent=1)}"
+        )
 
     async def instructed(self, handle: WorkflowHandle[Any, Any], count: int = 1) -> OrderState:
         return await self.until(
@@ -90,12 +95,20 @@ class OrderHarness:
         )
 
     async def event(
-        self, handle: WorkflowHandle[Any, Any], shipment_id: str, type_: str, event_id: str | None = None, **kw: Any
+        self,
+        handle: WorkflowHandle[Any, Any],
+        shipment_id: str,
+        type_: str,
+        event_id: str | None = None,
+        **kw: Any,
     ) -> None:
         await handle.signal(
             OrderWorkflow.shipment_event,
             ShipmentEvent(
-                event_id=event_id or f"{shipment_id}:{type_}", shipment_id=shipment_id, type=type_, **kw
+                event_id=event_id or f"{shipment_id}:{type_}",
+                shipment_id=shipment_id,
+                type=type_,
+                **kw,
             ),
         )
 
@@ -114,4 +127,7 @@ async def harness(
 
 def replace_activity(deps: Dependencies, name: str, fn: Any) -> list[Any]:
     """The real activity set with one activity swapped for a fault-injecting double."""
-    return [fn if getattr(a, "__temporal_activity_definition").name == name else a for a in deps.activities()]
+    return [
+        fn if getattr(a, "__temporal_activity_definition").name == name else a
+        for a in deps.activities()
+    ]

@@ -37,7 +37,9 @@ async def test_happy_path_reserves_routes_ships_and_consumes(harness: OrderHarne
     state = await harness.instructed(handle, len(state.shipments))
     for sh in state.shipments:
         await harness.event(handle, sh.shipment_id, "accepted")
-        await harness.event(handle, sh.shipment_id, "shipped", carrier="UPS", tracking=f"1Z{sh.node}")
+        await harness.event(
+            handle, sh.shipment_id, "shipped", carrier="UPS", tracking=f"1Z{sh.node}"
+        )
         await harness.event(handle, sh.shipment_id, "delivered")
     result = await handle.result()
     assert result.status == OrderStatus.COMPLETED
@@ -122,7 +124,9 @@ async def test_partial_cancel_releases_exactly_the_cancelled_units(harness: Orde
 async def test_cancel_after_everything_shipped_is_refused(harness: OrderHarness) -> None:
     handle = await harness.start(make_order([("TEE-MERINO-M", 1)]))
     state = await harness.instructed(handle)
-    await harness.event(handle, state.shipments[0].shipment_id, "shipped", carrier="UPS", tracking="1")
+    await harness.event(
+        handle, state.shipments[0].shipment_id, "shipped", carrier="UPS", tracking="1"
+    )
     await harness.until(handle, lambda s: s.status == OrderStatus.SHIPPED, "shipped")
     with pytest.raises(WorkflowUpdateFailedError) as err:
         await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
@@ -139,9 +143,13 @@ async def test_duplicate_events_change_nothing_twice(harness: OrderHarness) -> N
     sid = state.shipments[0].shipment_id
     for _ in range(3):
         await harness.event(handle, sid, "accepted", event_id="ev-accept")
-        await harness.event(handle, sid, "shipped", event_id="ev-ship", carrier="UPS", tracking="1Z")
+        await harness.event(
+            handle, sid, "shipped", event_id="ev-ship", carrier="UPS", tracking="1Z"
+        )
     # A different event id reporting the same fact is absorbed by the state machine.
-    await harness.event(handle, sid, "shipped", event_id="ev-ship-again", carrier="UPS", tracking="1Z")
+    await harness.event(
+        handle, sid, "shipped", event_id="ev-ship-again", carrier="UPS", tracking="1Z"
+    )
     await harness.until(
         handle, lambda s: any(e.kind == "consumed" for e in s.timeline), "units consumed"
     )

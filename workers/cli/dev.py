@@ -79,7 +79,9 @@ def register(app: typer.Typer) -> None:
             )
             try:
                 await client.operator_service.add_search_attributes(request)
-                console.print("search attributes registered: " + ", ".join(k.name for k in attrs.ALL))
+                console.print(
+                    "search attributes registered: " + ", ".join(k.name for k in attrs.ALL)
+                )
             except Exception as e:  # already there, or Temporal Cloud (use tcld there)
                 console.print(f"search attributes not added ({e}); on Temporal Cloud use tcld")
 

@@ -38,7 +38,9 @@ def show(
     table = Table("node", "on hand", "reserved", "safety", "ATP", title=f"{sku}")
     for r in view.nodes:
         table.add_row(r.node, str(r.on_hand), str(r.reserved), str(r.safety_stock), str(r.atp))
-    table.add_row("total", str(view.total_on_hand), str(view.total_reserved), "", str(view.total_atp))
+    table.add_row(
+        "total", str(view.total_on_hand), str(view.total_reserved), "", str(view.total_atp)
+    )
     console.print(table)
 
 
@@ -50,7 +52,9 @@ def receive(
     reference: str | None = typer.Option(None, help="Receipt id (ASN); a repeat is applied once."),
 ) -> None:
     """Add received stock at a node."""
-    receipt = InventoryReceipt(node=node, sku=sku, qty=qty, reference=reference or f"cli-{uuid.uuid4()}")
+    receipt = InventoryReceipt(
+        node=node, sku=sku, qty=qty, reference=reference or f"cli-{uuid.uuid4()}"
+    )
 
     async def go() -> bool:
         engine = create_engine(settings().database_url)

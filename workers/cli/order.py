@@ -66,7 +66,9 @@ def render(state: OrderState) -> None:
     lines = Table("line", "sku", "qty", "shipped", "delivered", "backordered", "cancelled")
     for ln in state.lines:
         lines.add_row(
-            ln.line_id, ln.sku, *(str(x) for x in (ln.qty, ln.shipped, ln.delivered, ln.backordered, ln.cancelled))
+            ln.line_id,
+            ln.sku,
+            *(str(x) for x in (ln.qty, ln.shipped, ln.delivered, ln.backordered, ln.cancelled)),
         )
     console.print(lines)
     if state.shipments:
@@ -134,7 +136,11 @@ def cancel(
 
     async def go() -> None:
         dom = await DomClient.connect(settings())
-        print_json(await dom.cancel(order_id, CancelRequest(reason=reason, lines=lines, requested_by="cli")))
+        print_json(
+            await dom.cancel(
+                order_id, CancelRequest(reason=reason, lines=lines, requested_by="cli")
+            )
+        )
 
     try:
         run(go())
@@ -176,8 +182,12 @@ def list_orders(
 @shipment_app.command("event")
 def shipment_event(
     order: str = typer.Option(..., "--order", help="Order id."),
-    shipment: str = typer.Option(..., "--shipment", help="Shipment id, as `dom order show` lists it."),
-    type_: ShipmentEventType = typer.Option(..., "--type", help="accepted|rejected|shipped|delivered"),
+    shipment: str = typer.Option(
+        ..., "--shipment", help="Shipment id, as `dom order show` lists it."
+    ),
+    type_: ShipmentEventType = typer.Option(
+        ..., "--type", help="accepted|rejected|shipped|delivered"
+    ),
     tracking: str | None = typer.Option(None),
     carrier: str | None = typer.Option(None),
     reason: str | None = typer.Option(None, help="Why, for a rejection."),

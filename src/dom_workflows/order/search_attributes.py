@@ -3,6 +3,8 @@
 The workflow keeps them current at every state change; the dev launcher and `dom setup` register them.
 """
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
@@ -14,7 +16,7 @@ ORDER_VALUE = SearchAttributeKey.for_float("OrderValue")
 BACKORDERED = SearchAttributeKey.for_bool("Backordered")
 ESCALATED = SearchAttributeKey.for_bool("Escalated")
 
-ALL = [
+ALL: list[SearchAttributeKey[Any]] = [
     ORDER_STATUS,
     SALES_CHANNEL,
     CUSTOMER_ID,

@@ -1,0 +1,3 @@
+from tests.order.conftest import harness
+
+__all__ = ["harness"]
