@@ -10,8 +10,11 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
@@ -27,6 +30,8 @@ from activities.inventory.db import create_engine, migrate, seed_network
 from dom_workflows.config import PROJECT_ROOT
 from dom_workflows.network import Network, load_network
 from dom_workflows.order import search_attributes as attrs
+from workers.simulator.app import Simulator, serve
+from workers.simulator.config import SimConfig
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -89,9 +94,11 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture
 async def time_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[WorkflowEnvironment]:
-    """Time-skipping test server: timers of days pass in milliseconds."""
+    """Time-skipping test server: timers of days pass in milliseconds. One per test: the clock
+    is global, and a workflow left behind by an earlier test (its worker gone) would hold
+    pending tasks that stop time from skipping."""
     port = free_port()
     log = tmp_path_factory.mktemp("test-server") / "test-server.log"
     server = ServerProcess([str(TEST_SERVER), str(port)], log)
@@ -176,3 +183,46 @@ def ledger_engine(request: pytest.FixtureRequest) -> AsyncEngine:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class LiveSim:
+    sim: Simulator
+    url: str
+    http: httpx.AsyncClient
+
+    def configure(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(self.sim.config, name, value)
+
+    def effects(self) -> dict[str, Any]:
+        return self.sim.log.effects()
+
+    def keys_seen(self) -> dict[str, int]:
+        """How many requests carried each idempotency key (retries included)."""
+        seen: dict[str, int] = {}
+        for e in self.sim.log.entries:
+            if e.idempotency_key:
+                seen[e.idempotency_key] = seen.get(e.idempotency_key, 0) + 1
+        return seen
+
+
+@pytest_asyncio.fixture
+async def live_sim() -> AsyncIterator[LiveSim]:
+    # Events would go to a DOM API that is not there; nobody accepts within a test anyway.
+    config = SimConfig(api_url="http://127.0.0.1:9", accept_delay=600, seed=3, slow_seconds=1.0)
+    sim = Simulator(config)
+    port = free_port()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(sim, port, stop))
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as http:
+        for _ in range(100):
+            try:
+                if (await http.get(f"{url}/_health")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+        yield LiveSim(sim, url, http)
+    stop.set()
+    await task

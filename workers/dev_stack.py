@@ -12,9 +12,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -29,7 +30,7 @@ console = Console()
 SA_TYPES = {
     "KEYWORD": "Keyword",
     "KEYWORD_LIST": "KeywordList",
-    "FLOAT": "Double",
+    "DOUBLE": "Double",
     "BOOL": "Bool",
     "INT": "Int",
     "DATETIME": "Datetime",
@@ -44,6 +45,7 @@ class DevOptions:
     api_port: int = 8000
     demo: bool = False
     demo_rate: float = 0.5  # orders per second
+    sim_port: int | None = None  # partner simulator; default api_port + 100
     external_temporal: bool = False  # use TEMPORAL_ADDRESS instead of starting a dev server
 
 
@@ -90,7 +92,9 @@ async def wait_for_temporal(settings: Settings, proc: subprocess.Popen[bytes] | 
     last: Exception | None = None
     for _ in range(120):
         if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"the Temporal dev server exited with {proc.returncode}; see .dom/temporal.log")
+            raise SystemExit(
+                f"the Temporal dev server exited with {proc.returncode}; see .dom/temporal.log"
+            )
         try:
             await connect(settings)
             return
@@ -118,7 +122,9 @@ async def embedded_temporal(settings: Settings, opts: DevOptions) -> AsyncIterat
         return
     settings.dom_home.mkdir(parents=True, exist_ok=True)
     proc = start_temporal(settings.dom_home, opts)
-    local = replace(settings, temporal_address=f"127.0.0.1:{opts.temporal_port}", temporal_namespace="default")
+    local = replace(
+        settings, temporal_address=f"127.0.0.1:{opts.temporal_port}", temporal_namespace="default"
+    )
     try:
         await wait_for_temporal(local, proc)
         yield local
@@ -144,6 +150,9 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
     settings.dom_home.mkdir(parents=True, exist_ok=True)
     await prepare_database(settings)
     async with embedded_temporal(settings, opts) as live:
+        # --demo: partners are played by the simulator; set before the worker's dependencies
+        # are built, so nodes without an endpoint get simulator URLs.
+        live = edge_settings(live, opts)
         client = await connect(live)
         async with dependencies(live) as deps:
             worker = build_worker(client, live.task_queue, deps)
@@ -166,9 +175,112 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
     console.print("stopped; nothing left running")
 
 
-def extra_services(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> list:  # type: ignore[type-arg]
-    """Hook for the HTTP API, partner simulator and demo order stream (added by the edge)."""
-    return []
+def sim_port(opts: DevOptions) -> int:
+    """The simulator's port: `sim_port` if DevOptions has one, else DOM_SIM_PORT, else the API
+    port + 100 (8000 -> 8100), so two stacks with different API ports never collide."""
+    explicit = opts.sim_port or os.environ.get("DOM_SIM_PORT")
+    return int(explicit) if explicit else opts.api_port + 100
+
+
+def edge_settings(settings: Settings, opts: DevOptions) -> Settings:
+    """The API is served on opts.api_port; in demo mode the simulator plays every partner."""
+    settings = replace(settings, api_url=f"http://127.0.0.1:{opts.api_port}")
+    if not opts.demo:
+        return settings
+    sim = f"http://127.0.0.1:{sim_port(opts)}"
+    return replace(
+        settings,
+        partner_sim_url=sim,
+        carrier_url=f"{sim}/carrier",
+        payment_url=f"{sim}/payments",
+        supplier_url=f"{sim}/suppliers",
+    )
+
+
+def extra_services(
+    settings: Settings, opts: DevOptions, stop: asyncio.Event
+) -> list[Coroutine[Any, Any, None]]:
+    """The HTTP API always; with --demo also the partner simulator (a child process), the demo
+    order stream and the live status board. A service that dies stops the whole stack, so a
+    busy port never leaves a half-working demo behind."""
+    from workers.api.app import serve as serve_api
+
+    async def guarded(name: str, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # uvicorn raises SystemExit when it cannot bind
+            console.print(f"[red]{name} failed:[/red] {e}")
+            stop.set()
+
+    services = [guarded("API", serve_api(settings, opts.api_port, stop))]
+    if opts.demo:
+        services.append(guarded("demo", run_demo(settings, opts, stop)))
+    else:
+        console.print(f"  API           {settings.api_url}  (docs at {settings.api_url}/docs)")
+    return services
+
+
+async def run_demo(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> None:
+    """Simulator child process + order stream + live board, until `stop` or cancellation."""
+    from datetime import UTC, datetime
+
+    from workers.demo import DemoOrders, StreamStats, order_stream, status_board
+    from workers.simulator.process import SimProcessOptions, run_simulator
+
+    sim = SimProcessOptions(
+        port=sim_port(opts),
+        api_url=settings.api_url,
+        secrets=settings.partner_secrets_path,
+        log_path=settings.dom_home / "simulator.log",
+        # Seconds, not days: a newcomer sees orders reach delivered within a minute. A few
+        # rejections keep rerouting visible in the Temporal UI; no 5xx injection here, since
+        # every retried activity would print a traceback over the live table
+        # (`dom simulate partners --fail-rate` shows retries on their own).
+        accept_delay=2.0,
+        ship_delay=5.0,
+        deliver_delay=8.0,
+        reject_rate=0.05,
+    )
+    ready = asyncio.Event()
+    simulator = asyncio.create_task(run_simulator(sim, ready, stop))
+    waiter = asyncio.create_task(ready.wait())
+    try:
+        await asyncio.wait({simulator, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if simulator.done():
+            simulator.result()  # raises why it could not start
+        await wait_for_api(settings.api_url, stop)
+        links = {
+            "Temporal UI": f"http://localhost:{opts.ui_port}",
+            "API": f"{settings.api_url}  (docs {settings.api_url}/docs)",
+            "simulator": f"http://127.0.0.1:{sim.port}  (log {sim.log_path})",
+        }
+        since = datetime.now(UTC)
+        stats = StreamStats()
+        orders = DemoOrders(load_network(settings.network_path), prefix=f"DEMO-{since:%H%M%S}")
+        client = await connect(settings)
+        await asyncio.gather(
+            order_stream(settings.api_url, orders, opts.demo_rate, stats, stop),
+            status_board(client, stats, links, stop, console, since),
+            simulator,
+        )
+    finally:
+        waiter.cancel()
+        simulator.cancel()
+        # The simulator task reaps its child even when cancelled; wait for that.
+        await asyncio.gather(simulator, return_exceptions=True)
+
+
+async def wait_for_api(api_url: str, stop: asyncio.Event) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=2.0) as http:
+        while not stop.is_set():
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{api_url}/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
 
 
 def main(opts: DevOptions) -> None:

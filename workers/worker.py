@@ -17,18 +17,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.backorder.activities import WaitlistActivities
+from activities.carrier.activities import CarrierActivities
 from activities.fulfillment.activities import FulfillmentActivities
 from activities.inventory.activities import InventoryActivities
 from activities.inventory.db import create_engine, migrate
 from activities.order.activities import OrderActivities
+from activities.payment.activities import PaymentActivities
+from activities.supplier.activities import SupplierActivities
+from dom_workflows.backorder.workflows import BackorderWorkflow, SkuWaitlistWorkflow
 from dom_workflows.config import Settings
 from dom_workflows.network import Network, load_network
+from dom_workflows.order.models import PartnerSetup
 from dom_workflows.order.workflows import OrderWorkflow
 from dom_workflows.routing import load_policy
 
 log = logging.getLogger("dom.worker")
 
-WORKFLOWS: list[type] = [OrderWorkflow]
+WORKFLOWS: list[type] = [OrderWorkflow, BackorderWorkflow, SkuWaitlistWorkflow]
 
 
 @dataclass
@@ -37,12 +43,27 @@ class Dependencies:
     network: Network
     policy: Any
     http: httpx.AsyncClient
+    carrier_url: str | None = None
+    payment_url: str | None = None
+    supplier_url: str | None = None
+
+    def partners(self) -> PartnerSetup:
+        suppliers = self.supplier_url is not None or any(
+            (n.model_extra or {}).get("supplier_endpoint")
+            for n in self.network.nodes
+            if n.type == "dropship"
+        )
+        return PartnerSetup(
+            payments=self.payment_url is not None,
+            carrier_labels=self.carrier_url is not None,
+            supplier_pos=suppliers,
+        )
 
     def activities(self) -> list[Any]:
         inventory = InventoryActivities(self.engine, self.network, self.policy)
-        order = OrderActivities(self.engine, self.network)
+        order = OrderActivities(self.engine, self.network, self.partners())
         fulfillment = FulfillmentActivities(self.network, self.http)
-        return [
+        acts: list[Any] = [
             order.validate_order,
             inventory.reserve_and_route,
             inventory.release_reservations,
@@ -51,6 +72,22 @@ class Dependencies:
             fulfillment.instruct_node,
             fulfillment.cancel_at_node,
         ]
+        # Partner adapters exist only where configured; validation tells each order which, so
+        # a run never calls an activity its workers lack.
+        if self.payment_url:
+            pay = PaymentActivities(self.http, self.payment_url)
+            acts += [
+                pay.authorize_payment,
+                pay.capture_payment,
+                pay.void_payment,
+                pay.refund_payment,
+            ]
+        if self.carrier_url:
+            carrier = CarrierActivities(self.http, self.carrier_url)
+            acts += [carrier.rate_shop, carrier.purchase_label, carrier.void_label]
+        supplier = SupplierActivities(self.http, self.network, fallback_base_url=self.supplier_url)
+        acts += [supplier.send_purchase_order, supplier.cancel_purchase_order]
+        return acts
 
 
 @contextlib.asynccontextmanager
@@ -71,6 +108,9 @@ async def dependencies(
                 network=net,
                 policy=load_policy(settings.policy_path),
                 http=http,
+                carrier_url=settings.carrier_url,
+                payment_url=settings.payment_url,
+                supplier_url=settings.supplier_url,
             )
         finally:
             if own_engine:
@@ -88,14 +128,15 @@ def with_simulated_nodes(network: Network, sim_url: str) -> Network:
     return network.model_copy(update={"nodes": nodes})
 
 
+def client_activities(client: Client, task_queue: str) -> list[Any]:
+    """Activities that need the Temporal client itself (signal-with-start)."""
+    waitlist = WaitlistActivities(client, task_queue)
+    return [waitlist.join_waitlist, waitlist.leave_waitlist]
+
+
 def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: Any) -> Worker:
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=deps.activities(),
-        **kwargs,
-    )
+    kwargs.setdefault("activities", deps.activities() + client_activities(client, task_queue))
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, **kwargs)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -24,7 +24,7 @@ from dom_workflows.inventory.models import (
     ReserveAndRouteResult,
 )
 from dom_workflows.network import Network
-from dom_workflows.order.models import NodeSlaTimes, ShipmentLine
+from dom_workflows.order.models import Address, NodeSlaTimes, ShipmentLine
 from dom_workflows.routing import Plan, Scenario, plan_route
 
 # ATP can move between planning and reserving (another order won the race); re-plan this many
@@ -93,11 +93,12 @@ class InventoryActivities:
         fulfillments = []
         for s in plan.shipments:
             sla = self.network.sla_for(s.node)
+            node = self.network.node(s.node)
             fulfillments.append(
                 PlannedFulfillment(
                     shipment_id=shipment_id_for(order_id, inp.attempt, s.node),
                     node=s.node,
-                    node_type=self.network.node(s.node).type,
+                    node_type=node.type,
                     service=s.service,
                     lines=[
                         ShipmentLine(line_id=ln.line_id or ln.sku, sku=ln.sku, qty=ln.qty)
@@ -107,6 +108,15 @@ class InventoryActivities:
                     transit_days=s.transit_days,
                     shipping_cost=s.shipping_cost,
                     handling_cost=s.handling_cost,
+                    ship_from=Address(
+                        name=node.name,
+                        city=node.city,
+                        state=node.state,
+                        zip=node.zip,
+                        lat=node.lat,
+                        lon=node.lon,
+                    ),
+                    billable_lb=Decimal(s.billable_lb),
                 )
             )
         return ReserveAndRouteResult(

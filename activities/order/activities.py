@@ -12,7 +12,7 @@ from activities.inventory import schema
 from dom_workflows.geo import UnknownZip, geocode_zip
 from dom_workflows.inventory.models import ValidatedOrder
 from dom_workflows.network import Network
-from dom_workflows.order.models import OrderRequest
+from dom_workflows.order.models import OrderRequest, PartnerSetup
 
 INVALID_ORDER = "InvalidOrder"
 
@@ -22,9 +22,12 @@ def invalid(message: str) -> ApplicationError:
 
 
 class OrderActivities:
-    def __init__(self, engine: AsyncEngine, network: Network) -> None:
+    def __init__(
+        self, engine: AsyncEngine, network: Network, partners: PartnerSetup | None = None
+    ) -> None:
         self.engine = engine
         self.network = network
+        self.partners = partners or PartnerSetup()
 
     @activity.defn
     async def validate_order(self, order: OrderRequest) -> ValidatedOrder:
@@ -60,12 +63,22 @@ class OrderActivities:
         if problems or destination is None:
             raise invalid(f"order {order.order_id} is invalid: " + "; ".join(problems))
         lat, lon, state, zip_code = destination
+        policy = self.network.order_policy
+        value = order.value()
+        review = None
+        if policy.fraud_review_value is not None and value.amount >= policy.fraud_review_value:
+            review = f"order value {value} is at or above the review threshold"
+        elif "fraud-review" in order.tags:
+            review = "the channel flagged the order for review"
         return ValidatedOrder(
             ship_to_lat=lat,
             ship_to_lon=lon,
             ship_to_state=state,
             ship_to_zip=zip_code,
-            order_value=order.value(),
+            order_value=value,
+            policy=policy,
+            review_reason=review,
+            partners=self.partners,
         )
 
 

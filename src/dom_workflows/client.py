@@ -20,13 +20,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from dom_workflows.backorder.models import StockArrival, waitlist_workflow_id
 from dom_workflows.config import Settings
 from dom_workflows.order import search_attributes as attrs
 from dom_workflows.order.models import (
     CancelRequest,
     CancelResult,
+    Hold,
     OrderRequest,
     OrderState,
+    PlaceHold,
+    ReleaseHold,
     ShipmentEvent,
     order_workflow_id,
 )
@@ -39,6 +43,10 @@ class CancelRefused(Exception):
 
 class OrderNotFound(LookupError):
     pass
+
+
+class HoldRefused(Exception):
+    """A hold could not be placed or released; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -170,3 +178,29 @@ class DomClient:
 
     async def result(self, order_id: str) -> object:
         return await self.handle(order_id).result()
+
+    async def place_hold(self, order_id: str, req: PlaceHold) -> list[Hold]:
+        return await self._hold_update(order_id, OrderWorkflow.place_hold, req)
+
+    async def release_hold(self, order_id: str, req: ReleaseHold) -> list[Hold]:
+        return await self._hold_update(order_id, OrderWorkflow.release_hold, req)
+
+    async def _hold_update(self, order_id: str, update: object, req: object) -> list[Hold]:
+        try:
+            return await self.handle(order_id).execute_update(update, req)  # type: ignore[call-overload]
+        except WorkflowUpdateFailedError as e:
+            cause = e.cause
+            if isinstance(cause, ApplicationError) and cause.type == "HoldRefused":
+                raise HoldRefused(cause.message) from e
+            raise
+
+    async def stock_arrived(self, sku: str, arrival: StockArrival) -> bool:
+        """Wake the backorders waiting for a SKU (first come, first served). False if none wait."""
+        handle = self.client.get_workflow_handle(waitlist_workflow_id(sku))
+        try:
+            await handle.signal("stock_arrived", arrival)
+            return True
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise

@@ -33,6 +33,7 @@ class Settings:
     partner_sim_url: str | None = None
     carrier_url: str | None = None
     payment_url: str | None = None
+    supplier_url: str | None = None
     api_url: str = "http://127.0.0.1:8000"
 
     @classmethod
@@ -57,5 +58,7 @@ class Settings:
             partner_sim_url=sim,
             carrier_url=os.environ.get("DOM_CARRIER_URL") or (f"{sim}/carrier" if sim else None),
             payment_url=os.environ.get("DOM_PAYMENT_URL") or (f"{sim}/payments" if sim else None),
+            supplier_url=os.environ.get("DOM_SUPPLIER_URL")
+            or (f"{sim}/suppliers" if sim else None),
             api_url=_env("DOM_API_URL", "http://127.0.0.1:8000"),
         )

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dom_workflows.order.models import OrderPolicy
+
 NodeType = Literal["warehouse", "store", "3pl", "dropship"]
 
 
@@ -72,6 +74,7 @@ class Network(BaseModel):
     inventory: list[InventorySeed] = Field(default_factory=list)
     rates: dict[str, Any]
     sla: dict[str, NodeSla]
+    order_policy: OrderPolicy = Field(default_factory=OrderPolicy)
 
     def node(self, node_id: str) -> NodeConfig:
         for n in self.nodes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -116,13 +117,29 @@ class OrderHarness:
 HarnessFactory = Callable[..., Awaitable[OrderHarness]]
 
 
+@contextlib.asynccontextmanager
+async def order_harness(
+    env: WorkflowEnvironment,
+    engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    settings: Settings | None = None,
+) -> AsyncIterator[OrderHarness]:
+    """A real worker for `network` (tests pass variants: other policies, extra SKUs, partner
+    URLs pointing at the simulator)."""
+    async with (
+        dependencies(settings or Settings(), engine=engine, network=network) as deps,
+        build_worker(env.client, task_queue, deps),
+    ):
+        yield OrderHarness(env.client, task_queue, engine, env)
+
+
 @pytest_asyncio.fixture
 async def harness(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> AsyncIterator[OrderHarness]:
-    async with dependencies(Settings(), engine=sqlite_engine, network=network) as deps:
-        async with build_worker(time_env.client, task_queue, deps):
-            yield OrderHarness(time_env.client, task_queue, sqlite_engine, time_env)
+    async with order_harness(time_env, sqlite_engine, network, task_queue) as h:
+        yield h
 
 
 def replace_activity(deps: Dependencies, name: str, fn: Any) -> list[Any]:

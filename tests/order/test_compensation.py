@@ -17,7 +17,7 @@ from dom_workflows.inventory.models import ReserveAndRouteInput, ReserveAndRoute
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderStatus, ShipmentStatus
 from tests.order.conftest import OrderHarness, make_order, replace_activity
-from workers.worker import WORKFLOWS, dependencies
+from workers.worker import WORKFLOWS, client_activities, dependencies
 
 
 async def test_failure_after_reserving_compensates_and_says_why(
@@ -36,6 +36,7 @@ async def test_failure_after_reserving_compensates_and_says_why(
             return await real.reserve_and_route(inp)
 
         activities = replace_activity(deps, "reserve_and_route", flaky_router)
+        activities += client_activities(time_env.client, task_queue)
         async with Worker(
             time_env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
         ):

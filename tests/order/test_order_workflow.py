@@ -12,11 +12,14 @@ from activities.inventory import ledger
 from dom_workflows.order.models import (
     CancelLine,
     CancelRequest,
+    OrderPolicy,
     OrderStatus,
     ShipmentStatus,
 )
-from dom_workflows.order.workflows import MAX_ROUTE_ATTEMPTS, OrderWorkflow
+from dom_workflows.order.workflows import OrderWorkflow
 from tests.order.conftest import OrderHarness, make_order
+
+MAX_ROUTE_ATTEMPTS = OrderPolicy().max_route_attempts
 
 
 async def reserved_total(h: OrderHarness, sku: str) -> tuple[int, int]:
@@ -54,24 +57,28 @@ async def test_happy_path_reserves_routes_ships_and_consumes(harness: OrderHarne
     assert "routed" in kinds and "delivered" in kinds
 
 
-async def test_nodes_that_never_accept_are_rerouted_then_backordered(harness: OrderHarness) -> None:
+async def test_nodes_that_never_accept_are_rerouted_then_backordered_until_the_deadline(
+    harness: OrderHarness,
+) -> None:
     order = make_order([("TREK-POLES", 1)])
     reserved0, on_hand0 = await reserved_total(harness, "TREK-POLES")
     start = await harness.env.get_current_time()
     handle = await harness.start(order)
-    result = await handle.result()  # the test server skips each node's accept SLA
+    result = await handle.result()  # the test server skips each SLA, then the backorder deadline
     state = await harness.state(handle)
-    assert result.status == OrderStatus.COMPLETED
+    assert result.status == OrderStatus.CANCELLED
+    assert result.stop_reason and "backorder deadline passed" in result.stop_reason
+    assert state.backorder_workflow_id == f"backorder-{order.order_id}"
     assert len(state.routes) == MAX_ROUTE_ATTEMPTS
     timed_out = [s for s in state.shipments if s.status == ShipmentStatus.TIMED_OUT]
     assert len(timed_out) == MAX_ROUTE_ATTEMPTS
     assert len({s.node for s in timed_out}) == MAX_ROUTE_ATTEMPTS  # never the same node twice
     assert len(state.escalations) == MAX_ROUTE_ATTEMPTS
-    assert state.lines[0].backordered == 1
-    assert "backordered" in (result.stop_reason or "")
+    assert state.lines[0].cancelled == 1 and state.lines[0].backordered == 0
     assert await reserved_total(harness, "TREK-POLES") == (reserved0, on_hand0)
     elapsed = await harness.env.get_current_time() - start
-    assert elapsed >= sum((s.sla.accept_within for s in timed_out), timedelta())
+    slas = sum((s.sla.accept_within for s in timed_out), timedelta())
+    assert elapsed >= slas + OrderPolicy().backorder_deadline
 
 
 async def test_shipped_but_never_delivered_escalates(harness: OrderHarness) -> None:

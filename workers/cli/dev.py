@@ -16,6 +16,10 @@ def register(app: typer.Typer) -> None:
         ui_port: int = typer.Option(8233, help="Temporal Web UI port."),
         api_port: int = typer.Option(8000, help="HTTP API port."),
         demo: bool = typer.Option(False, help="Also run the partner simulator and demo orders."),
+        demo_rate: float = typer.Option(0.5, help="Demo orders per second (with --demo)."),
+        sim_port: int | None = typer.Option(
+            None, help="Partner simulator port (default API port + 100)."
+        ),
         external_temporal: bool = typer.Option(
             False, help="Use TEMPORAL_ADDRESS instead of starting a dev server."
         ),
@@ -29,6 +33,8 @@ def register(app: typer.Typer) -> None:
                 ui_port=ui_port,
                 api_port=api_port,
                 demo=demo,
+                demo_rate=demo_rate,
+                sim_port=sim_port,
                 external_temporal=external_temporal,
             )
         )
@@ -54,12 +60,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("setup")
     def setup() -> None:
-        """Production set-up: migrate the DOM database and register search attributes."""
+        """Production set-up: migrate and seed the DOM database, register search attributes."""
         from temporalio.api.enums.v1 import IndexedValueType
         from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
-        from activities.inventory.db import create_engine, migrate
+        from activities.inventory.db import create_engine, migrate, seed_network
         from dom_workflows.client import connect
+        from dom_workflows.network import load_network
         from dom_workflows.order import search_attributes as attrs
 
         async def go() -> None:
@@ -67,9 +74,13 @@ def register(app: typer.Typer) -> None:
             engine = create_engine(s.database_url)
             try:
                 await migrate(engine)
+                # Seeding never overwrites live positions, so running setup again is safe.
+                created = await seed_network(engine, load_network(s.network_path))
             finally:
                 await engine.dispose()
-            console.print(f"database migrated: {s.database_url}")
+            console.print(
+                f"database migrated and seeded ({created} new positions): {s.database_url}"
+            )
             client = await connect(s)
             request = AddSearchAttributesRequest(
                 namespace=s.temporal_namespace,

@@ -9,6 +9,8 @@ from rich.table import Table
 
 from activities.inventory import ledger
 from activities.inventory.db import create_engine, migrate
+from dom_workflows.backorder.models import StockArrival
+from dom_workflows.client import DomClient
 from dom_workflows.inventory.models import AtpView, InventoryReceipt
 from workers.cli.common import console, fail, print_json, run, settings
 
@@ -56,16 +58,25 @@ def receive(
         node=node, sku=sku, qty=qty, reference=reference or f"cli-{uuid.uuid4()}"
     )
 
-    async def go() -> bool:
-        engine = create_engine(settings().database_url)
+    async def go() -> tuple[bool, bool]:
+        s = settings()
+        engine = create_engine(s.database_url)
         try:
             await migrate(engine)
-            return await ledger.receive(engine, receipt)
+            applied = await ledger.receive(engine, receipt)
         finally:
             await engine.dispose()
+        if not applied:
+            return False, False
+        # New stock wakes the backorders waiting for this SKU, first come first served.
+        dom = await DomClient.connect(s)
+        woke = await dom.stock_arrived(
+            sku, StockArrival(node=node, qty=qty, reference=receipt.reference)
+        )
+        return applied, woke
 
     try:
-        applied = run(go())
+        applied, woke = run(go())
     except ValueError as e:
         raise fail(str(e)) from None
-    print_json({"applied": applied, **receipt.model_dump()})
+    print_json({"applied": applied, "backorders_woken": woke, **receipt.model_dump()})

@@ -2,7 +2,7 @@
 
 import typer
 
-from workers.cli import dev, routing
+from workers.cli import api, dev, routing, simulate
 from workers.cli.inventory import inventory_app
 from workers.cli.order import order_app, shipment_app
 
@@ -16,3 +16,5 @@ app.add_typer(shipment_app, name="shipment")
 app.add_typer(inventory_app, name="inventory")
 dev.register(app)
 routing.register(app)
+api.register(app)
+simulate.register(app)

@@ -11,12 +11,14 @@ from pydantic import ValidationError
 from rich.table import Table
 from temporalio.service import RPCError
 
-from dom_workflows.client import CancelRefused, DomClient, OrderNotFound
+from dom_workflows.client import CancelRefused, DomClient, HoldRefused, OrderNotFound
 from dom_workflows.order.models import (
     CancelLine,
     CancelRequest,
     OrderRequest,
     OrderState,
+    PlaceHold,
+    ReleaseHold,
     ShipmentEvent,
     ShipmentEventType,
 )
@@ -146,6 +148,44 @@ def cancel(
         run(go())
     except CancelRefused as e:
         raise fail(f"cancellation refused: {e}", code=2) from None
+    except RPCError as e:
+        raise fail(f"order {order_id}: {e.message}") from None
+
+
+@order_app.command("hold")
+def hold(
+    order_id: str,
+    reason: str = typer.Option(..., help="Why the order is held (shown in the timeline)."),
+) -> None:
+    """Put a manual hold on an order: nothing new goes to nodes until it is released."""
+    _hold_call(order_id, PlaceHold(kind="manual", reason=reason, placed_by="cli"))
+
+
+@order_app.command("release")
+def release(
+    order_id: str,
+    kind: str | None = typer.Option(None, help="fraud|payment|manual; default: every hold."),
+    note: str = typer.Option("released from the CLI"),
+) -> None:
+    """Release an order's holds."""
+    if kind not in (None, "fraud", "payment", "manual", "consolidation"):
+        raise fail(f"--kind {kind!r}: use fraud, payment, manual or consolidation")
+    _hold_call(order_id, ReleaseHold(kind=kind, note=note, released_by="cli"))
+
+
+def _hold_call(order_id: str, req: PlaceHold | ReleaseHold) -> None:
+    async def go() -> None:
+        dom = await DomClient.connect(settings())
+        if isinstance(req, PlaceHold):
+            holds = await dom.place_hold(order_id, req)
+        else:
+            holds = await dom.release_hold(order_id, req)
+        print_json({"order_id": order_id, "holds": [h.model_dump(mode="json") for h in holds]})
+
+    try:
+        run(go())
+    except HoldRefused as e:
+        raise fail(str(e), code=2) from None
     except RPCError as e:
         raise fail(f"order {order_id}: {e.message}") from None
 

@@ -8,7 +8,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dom_workflows.money import Money
-from dom_workflows.order.models import Address, NodeSlaTimes, OrderRequest, ShipmentLine
+from dom_workflows.order.models import (
+    Address,
+    NodeSlaTimes,
+    OrderPolicy,
+    OrderRequest,
+    PartnerSetup,
+    ShipmentLine,
+)
 
 
 class ValidatedOrder(BaseModel):
@@ -19,6 +26,9 @@ class ValidatedOrder(BaseModel):
     ship_to_state: str | None
     ship_to_zip: str | None
     order_value: Money
+    policy: OrderPolicy = Field(default_factory=OrderPolicy)
+    review_reason: str | None = None  # set when the order must wait for a fraud review
+    partners: PartnerSetup = Field(default_factory=PartnerSetup)
 
 
 class SourcingLine(ShipmentLine):
@@ -44,6 +54,8 @@ class PlannedFulfillment(BaseModel):
     transit_days: int | None = None
     shipping_cost: Decimal
     handling_cost: Decimal
+    ship_from: Address | None = None
+    billable_lb: Decimal | None = None
 
 
 class ReserveAndRouteResult(BaseModel):

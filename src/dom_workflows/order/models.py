@@ -60,6 +60,8 @@ class OrderRequest(BaseModel):
     pickup_node: str | None = None
     tags: list[str] = Field(default_factory=list)
     placed_at: datetime | None = None
+    # A token from the channel's payment form; the DOM never sees card numbers.
+    payment_token: str | None = None
 
     def value(self) -> Money:
         currency = self.lines[0].unit_price.currency if self.lines else "USD"
@@ -67,6 +69,65 @@ class OrderRequest(BaseModel):
         for line in self.lines:
             total = total + line.unit_price.times(line.qty)
         return total
+
+
+class OrderPolicy(BaseModel):
+    """How orders behave when things go wrong; from the network config, via validation, so the
+    values a run used are in its history."""
+
+    max_route_attempts: int = 4
+    after_max_attempts: Literal["backorder", "cancel"] = "backorder"
+    backorder_deadline: timedelta = timedelta(days=14)
+    hold_timeout: timedelta = timedelta(days=2)
+    fraud_review_value: Decimal | None = None  # orders worth at least this wait for review
+    return_window: timedelta = timedelta(days=30)
+    return_node: str | None = None
+    consolidation_window: timedelta = timedelta(0)  # 0 = consolidation off
+
+
+class PartnerSetup(BaseModel):
+    """Which partner integrations the worker that validated the order has configured; the run
+    follows what is in its history even if a later worker is configured differently."""
+
+    payments: bool = False
+    carrier_labels: bool = False
+    supplier_pos: bool = False
+
+
+class PaymentSummary(BaseModel):
+    authorization_id: str | None = None
+    status: str = "pending"  # pending | authorized | declined | voided | captured
+    authorized: Money
+    captured: Money
+    released: Money  # uncaptured authorization given back (void)
+    refunded: Money
+    declines: list[str] = Field(default_factory=list)
+
+
+class PaymentUpdate(BaseModel):
+    payment_token: str = Field(min_length=1, max_length=200)
+
+
+HoldKind = Literal["fraud", "payment", "manual", "consolidation"]
+
+
+class Hold(BaseModel):
+    kind: HoldKind
+    reason: str
+    placed_at: datetime
+    placed_by: str = "system"
+
+
+class PlaceHold(BaseModel):
+    kind: Literal["fraud", "manual"] = "manual"
+    reason: str = Field(min_length=1, max_length=500)
+    placed_by: str = "ops"
+
+
+class ReleaseHold(BaseModel):
+    kind: HoldKind | None = None  # None = every hold
+    note: str = Field(default="released", max_length=500)
+    released_by: str = "ops"
 
 
 class OrderStatus(StrEnum):
@@ -78,6 +139,7 @@ class OrderStatus(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    ON_HOLD = "on_hold"
 
 
 class ShipmentStatus(StrEnum):
@@ -122,6 +184,11 @@ class Shipment(BaseModel):
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
     reason: str | None = None
+    ship_from: Address | None = None
+    billable_lb: Decimal | None = None
+    po_id: str | None = None  # dropship: the purchase order sent to the supplier
+    label_id: str | None = None  # ship-from-store: the label the DOM bought
+    captured: Money | None = None
 
     @property
     def units(self) -> int:
@@ -171,6 +238,10 @@ class OrderState(BaseModel):
     routes: list[RouteSummary] = Field(default_factory=list)
     timeline: list[TimelineEvent] = Field(default_factory=list)
     escalations: list[str] = Field(default_factory=list)
+    holds: list[Hold] = Field(default_factory=list)
+    rejections: list[str] = Field(default_factory=list)
+    backorder_workflow_id: str | None = None
+    payment: PaymentSummary | None = None
     stop_reason: str | None = None
 
 
@@ -207,6 +278,8 @@ class CancelResult(BaseModel):
     cancelled: list[ShipmentLine]
     released_units: int
     order_status: OrderStatus
+    # Value of the cancelled units: never captured, so the authorization gives it back.
+    amount_not_charged: Money | None = None
 
 
 class OrderResult(BaseModel):

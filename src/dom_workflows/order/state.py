@@ -71,7 +71,9 @@ def cancellation_plan(state: OrderState, req: CancelRequest) -> tuple[dict[str, 
 def derive_status(state: OrderState) -> OrderStatus:
     if state.status in TERMINAL:
         return state.status
-    live = [s for s in state.shipments if s.status not in _DEAD]
+    if state.holds:
+        return OrderStatus.ON_HOLD
+    live = [s for s in state.shipments if s.status not in DEAD]
     if not live:
         return OrderStatus.RECEIVED if not state.routes else OrderStatus.ROUTED
     shipped = sum(ln.shipped for ln in state.lines)
@@ -85,11 +87,11 @@ def derive_status(state: OrderState) -> OrderStatus:
     return OrderStatus.ROUTED
 
 
-_DEAD = (ShipmentStatus.REJECTED, ShipmentStatus.CANCELLED, ShipmentStatus.TIMED_OUT)
+DEAD = (ShipmentStatus.REJECTED, ShipmentStatus.CANCELLED, ShipmentStatus.TIMED_OUT)
 
 
 def active_nodes(state: OrderState) -> list[str]:
-    return sorted({s.node for s in state.shipments if s.status not in _DEAD})
+    return sorted({s.node for s in state.shipments if s.status not in DEAD})
 
 
 def details_markdown(state: OrderState) -> str:

@@ -2,8 +2,9 @@
 
 validate -> reserve and route -> instruct each node -> follow each shipment (accept, ship,
 deliver, each against the node's SLA) -> complete. A rejection or an SLA breach releases that
-node's units and re-routes them elsewhere; cancellation (an Update) and any failure after
-reserving compensate exactly what was done.
+node's units and re-routes them elsewhere; units with no stock wait in a BackorderWorkflow;
+holds pause the order; cancellation (an Update) and any failure after reserving compensate
+exactly what was done.
 """
 
 from __future__ import annotations
@@ -13,29 +14,32 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from dom_workflows.order.backorders import BACKORDER_PATCH, BackordersMixin
+from dom_workflows.order.base import (
+    DB_RETRY,
+    DB_TIMEOUT,
+    NODE_CALL_TIMEOUT,
+    NODE_GIVE_UP,
+    NODE_RETRY,
+    failure_cause,
+)
+from dom_workflows.order.partner_steps import PartnerStepsMixin
+from dom_workflows.order.payments import PaymentsMixin
 
 with workflow.unsafe.imports_passed_through():
     from activities.fulfillment.activities import FulfillmentActivities
     from activities.inventory.activities import InventoryActivities
     from activities.order.activities import OrderActivities
-    from dom_workflows.fulfillment.models import CancelFulfillment, FulfillmentRequest
-    from dom_workflows.inventory.models import (
-        ConsumeInput,
-        ReleaseInput,
-        ReserveAndRouteInput,
-        SourcingLine,
-        ValidatedOrder,
-    )
+    from dom_workflows.fulfillment.models import FulfillmentRequest
+    from dom_workflows.inventory.models import ConsumeInput, ReserveAndRouteInput, SourcingLine
     from dom_workflows.money import Money
-    from dom_workflows.order import search_attributes as attrs
     from dom_workflows.order import state as bk
     from dom_workflows.order.models import (
         Address,
         CancelRequest,
         CancelResult,
-        LineState,
         OrderRequest,
         OrderResult,
         OrderState,
@@ -45,60 +49,24 @@ with workflow.unsafe.imports_passed_through():
         ShipmentEvent,
         ShipmentLine,
         ShipmentStatus,
-        TimelineEvent,
-        order_workflow_id,
     )
 
-# Routing attempts per order; past this, units that still have no node are backordered.
-MAX_ROUTE_ATTEMPTS = 4
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-DB_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["InvalidOrder", "RoutingError"],
-)
-NODE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    maximum_interval=timedelta(minutes=2),
-    non_retryable_error_types=["NodeRefused"],
-)
-DB_TIMEOUT = timedelta(seconds=30)
-NODE_CALL_TIMEOUT = timedelta(seconds=20)
-# A node unreachable this long is treated like a rejection: its units go elsewhere.
-NODE_GIVE_UP = timedelta(minutes=30)
 
 
 @workflow.defn
-class OrderWorkflow:
+class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin):
     @workflow.init
     def __init__(self, order: OrderRequest) -> None:
-        self._order = order
-        self._state = OrderState(
-            order_id=order.order_id,
-            workflow_id=order_workflow_id(order.order_id),
-            status=OrderStatus.RECEIVED,
-            channel=order.channel,
-            customer_id=order.customer.id,
-            customer_tier=order.customer.tier,
-            order_value=order.value() if order.lines else Money.zero(),
-            lines=[
-                LineState(line_id=ln.line_id, sku=ln.sku, qty=ln.qty, unit_price=ln.unit_price)
-                for ln in order.lines
-            ],
-        )
-        self._destination: ValidatedOrder | None = None
+        self._init_state(order)
         self._seen_events: set[str] = set()
         self._excluded: dict[str, str] = {}
-        self._needs_route = False
-        self._attempt = 0
         self._followers = 0
         self._tasks: list[asyncio.Task[None]] = []
         # A follower task's failure is re-raised by the main loop, which compensates.
         self._failure: Exception | None = None
-        self._cancel_seq = 0
-        # Handlers and the main loop both call activities that change the ledger; one at a time.
-        self._lock = asyncio.Lock()
+        self._line_rejections: list[tuple[Shipment, list[ShipmentLine], str]] = []
+        self._stock_woken = []
 
     # ----------------------------------------------------------------- run
     @workflow.run
@@ -116,11 +84,15 @@ class OrderWorkflow:
                 summary=f"validate {len(order.lines)} lines and geocode the ship-to address",
             )
         except ActivityError as e:
-            reason = _cause(e)
+            reason = failure_cause(e)
             self._stop(OrderStatus.FAILED, reason)
             raise ApplicationError(reason, type="InvalidOrder", non_retryable=True) from None
+        self._policy = self._destination.policy
         self._event("validated", f"valid; ship-to state {self._destination.ship_to_state}")
+        if self._destination.review_reason:
+            self._hold("fraud", self._destination.review_reason)
         try:
+            await self._start_payments()
             self._needs_route = True
             await self._supervise()
         except asyncio.CancelledError:
@@ -128,12 +100,13 @@ class OrderWorkflow:
             self._stop(OrderStatus.CANCELLED, "the workflow was cancelled from Temporal")
             raise
         except (ActivityError, ApplicationError) as e:
-            reason = f"stopped after a failure: {_cause(e)}"
+            reason = f"stopped after a failure: {failure_cause(e)}"
             await self._compensate(reason)
             self._stop(OrderStatus.FAILED, reason)
             raise ApplicationError(reason, type="OrderFailed", non_retryable=True) from None
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._finish()
+        await self._close_payment(f"order {self._state.status.value}")
         return OrderResult(
             order_id=order.order_id,
             status=self._state.status,
@@ -141,24 +114,41 @@ class OrderWorkflow:
             shipments=self._state.shipments,
         )
 
+    def _has_work(self) -> bool:
+        return self._needs_route or bool(self._stock_woken) or bool(self._line_rejections)
+
     async def _supervise(self) -> None:
-        """Route whatever needs a node, then wait until every shipment has settled."""
+        """Route whatever needs a node; wait until every shipment and backorder has settled."""
         while True:
+            if self._line_rejections:
+                async with self._lock:
+                    await self._apply_line_rejections()
             if self._needs_route:
                 async with self._lock:
                     self._needs_route = False
                     await self._route()
+            for sku in self._take_woken_stock():
+                async with self._lock:
+                    if self._release_backordered(sku):
+                        await self._route(from_backorder=True)
+                    await self._sync_backorder(woken_sku=sku)
             await workflow.wait_condition(
-                lambda: self._needs_route or self._followers == 0 or self._failure is not None
+                lambda: (
+                    self._has_work()
+                    or self._failure is not None
+                    or (self._followers == 0 and not self._backorder_open)
+                )
             )
             if self._failure is not None:
                 raise self._failure
-            if not self._needs_route:
+            if not self._has_work():
                 return
 
     # ----------------------------------------------------------------- routing
-    async def _route(self) -> None:
+    async def _route(self, from_backorder: bool = False) -> None:
         assert self._destination is not None
+        if self._terminal():
+            return
         pending = [
             SourcingLine(
                 line_id=ln.line_id,
@@ -171,15 +161,8 @@ class OrderWorkflow:
         ]
         if not pending:
             return
-        if self._attempt >= MAX_ROUTE_ATTEMPTS:
-            for sl in pending:
-                bk.line(self._state, sl.line_id).backordered += sl.qty
-            self._event(
-                "backordered",
-                f"{sum(s.qty for s in pending)} units backordered after "
-                f"{self._attempt} routing attempts",
-            )
-            self._refresh()
+        if self._attempt >= self._policy.max_route_attempts and not from_backorder:
+            await self._out_of_attempts(pending)
             return
         self._attempt += 1
         excluding = f", excluding {', '.join(sorted(self._excluded))}" if self._excluded else ""
@@ -210,6 +193,8 @@ class OrderWorkflow:
                 route_attempt=result.attempt,
                 sla=f.sla,
                 requested_at=now,
+                ship_from=f.ship_from,
+                billable_lb=f.billable_lb,
             )
             for planned in f.lines:
                 bk.line(self._state, planned.line_id).allocated += planned.qty
@@ -232,6 +217,21 @@ class OrderWorkflow:
         for sh in new:
             self._followers += 1
             self._tasks.append(asyncio.create_task(self._follow(sh)))
+        if result.backordered and not from_backorder and workflow.patched(BACKORDER_PATCH):
+            await self._sync_backorder()
+
+    async def _out_of_attempts(self, pending: list[SourcingLine]) -> None:
+        units = sum(s.qty for s in pending)
+        what = f"{units} units found no node after {self._attempt} routing attempts"
+        if self._policy.after_max_attempts == "cancel":
+            await self._cancel_units({s.line_id: s.qty for s in pending}, what, "routing policy")
+            return
+        for sl in pending:
+            bk.line(self._state, sl.line_id).backordered += sl.qty
+        self._event("backordered", what)
+        self._refresh()
+        if workflow.patched(BACKORDER_PATCH):
+            await self._sync_backorder()
 
     # ----------------------------------------------------------------- following a shipment
     async def _follow(self, sh: Shipment) -> None:
@@ -246,6 +246,8 @@ class OrderWorkflow:
             ):
                 await self._breach(sh, f"not accepted within {sh.sla.accept_within}")
                 return
+            if sh.status == ShipmentStatus.ACCEPTED:
+                await self._buy_label(sh)
             if not await self._wait_for(
                 sh,
                 lambda: sh.status != ShipmentStatus.ACCEPTED,
@@ -269,6 +271,7 @@ class OrderWorkflow:
             self._event(
                 "consumed", f"{consumed.consumed_units} units left {sh.node}", sh.shipment_id
             )
+            await self._capture(sh)
             if not await self._wait_for(
                 sh,
                 lambda: sh.status == ShipmentStatus.DELIVERED,
@@ -287,41 +290,47 @@ class OrderWorkflow:
         """Wait for `done` (or a terminal status); False on timeout."""
         try:
             await workflow.wait_condition(
-                lambda: done() or sh.status in bk._DEAD,
+                lambda: done() or sh.status in bk.DEAD,
                 timeout=within,
                 timeout_summary=f"SLA: {what} within {within}",
             )
         except TimeoutError:
-            return sh.status in bk._DEAD  # a terminal status that raced the timer is no breach
+            return sh.status in bk.DEAD  # a terminal status that raced the timer is no breach
         return True
 
     async def _instruct(self, sh: Shipment) -> bool:
+        await self._until_released()  # a held order sends nothing new to nodes
         async with self._lock:
-            if sh.status != ShipmentStatus.REQUESTED:
+            if sh.status != ShipmentStatus.REQUESTED or self._terminal() or sh.units == 0:
                 return False
+            ship_to = self._order.ship_to or Address(name=f"pickup at {sh.node}")
             try:
-                ack = await workflow.execute_activity_method(
-                    FulfillmentActivities.instruct_node,
-                    FulfillmentRequest(
-                        shipment_id=sh.shipment_id,
-                        order_id=self._order.order_id,
-                        node=sh.node,
-                        service=sh.service,
-                        lines=sh.lines,
-                        ship_to=self._order.ship_to or Address(name=f"pickup at {sh.node}"),
-                    ),
-                    start_to_close_timeout=NODE_CALL_TIMEOUT,
-                    schedule_to_close_timeout=NODE_GIVE_UP,
-                    retry_policy=NODE_RETRY,
-                    summary=f"send fulfilment request {sh.shipment_id} to {sh.node}",
-                )
+                if self._uses_po(sh):
+                    via = await self._send_purchase_order(sh, ship_to)
+                else:
+                    ack = await workflow.execute_activity_method(
+                        FulfillmentActivities.instruct_node,
+                        FulfillmentRequest(
+                            shipment_id=sh.shipment_id,
+                            order_id=self._order.order_id,
+                            node=sh.node,
+                            service=sh.service,
+                            lines=sh.lines,
+                            ship_to=ship_to,
+                        ),
+                        start_to_close_timeout=NODE_CALL_TIMEOUT,
+                        schedule_to_close_timeout=NODE_GIVE_UP,
+                        retry_policy=NODE_RETRY,
+                        summary=f"send fulfilment request {sh.shipment_id} to {sh.node}",
+                    )
+                    via = ack.adapter
             except ActivityError as e:
                 sh.status = ShipmentStatus.REJECTED
-                sh.reason = f"node could not take the request: {_cause(e)}"
+                sh.reason = f"node could not take the request: {failure_cause(e)}"
                 self._event("rejected", sh.reason, sh.shipment_id)
                 await self._release_and_requeue(sh, sh.reason)
                 return False
-            self._event("instructed", f"sent to {sh.node} via {ack.adapter}", sh.shipment_id)
+            self._event("instructed", f"sent to {sh.node} via {via}", sh.shipment_id)
             return True
 
     async def _reroute_rejected(self, sh: Shipment) -> None:
@@ -347,49 +356,27 @@ class OrderWorkflow:
         self._needs_route = True
         self._refresh()
 
-    async def _release(
-        self,
-        shipment_id: str | None,
-        reason: str,
-        line_id: str | None = None,
-        qty: int | None = None,
-    ) -> int:
-        key = f"{self._order.order_id}:{shipment_id or 'all'}:{line_id or '*'}:{qty or '*'}"
-        result = await workflow.execute_activity_method(
-            InventoryActivities.release_reservations,
-            ReleaseInput(
-                order_id=self._order.order_id,
-                shipment_id=shipment_id,
-                line_id=line_id,
-                qty=qty,
-                reason=reason,
-                idempotency_key=f"{key}:{self._cancel_seq}:{self._attempt}",
-            ),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-            summary=f"release {qty or 'all'} reserved units of {shipment_id or 'the order'}",
-        )
-        if result.released_units:
-            self._event(
-                "released", f"{result.released_units} units released: {reason}", shipment_id
-            )
-        return result.released_units
-
-    async def _cancel_at_node(self, sh: Shipment, reason: str) -> None:
-        await workflow.execute_activity_method(
-            FulfillmentActivities.cancel_at_node,
-            CancelFulfillment(
-                shipment_id=sh.shipment_id,
-                order_id=self._order.order_id,
-                node=sh.node,
-                reason=reason,
-            ),
-            start_to_close_timeout=NODE_CALL_TIMEOUT,
-            schedule_to_close_timeout=NODE_GIVE_UP,
-            retry_policy=NODE_RETRY,
-            summary=f"cancel {sh.shipment_id} at {sh.node}",
-        )
-        self._event("node-cancelled", f"cancelled at {sh.node}: {reason}", sh.shipment_id)
+    async def _apply_line_rejections(self) -> None:
+        """A node refused some lines of a request: move exactly those units elsewhere."""
+        while self._line_rejections:
+            sh, lines, reason = self._line_rejections.pop(0)
+            if not sh.status.is_open:
+                continue
+            for rl in lines:
+                sl = next((x for x in sh.lines if x.line_id == rl.line_id), None)
+                n = min(rl.qty, sl.qty) if sl else 0
+                if sl is None or n <= 0:
+                    continue
+                await self._release(
+                    sh.shipment_id, f"rejected by {sh.node}: {reason}", sl.line_id, n
+                )
+                sl.qty -= n
+                bk.line(self._state, sl.line_id).allocated -= n
+            self._excluded[sh.node] = f"rejected lines: {reason}"
+            self._needs_route = True
+            if sh.units == 0:
+                sh.status, sh.reason = ShipmentStatus.REJECTED, reason
+            self._refresh()
 
     async def _compensate(self, reason: str) -> None:
         """Saga: undo what was done -- cancel open requests at their nodes, release all units."""
@@ -399,10 +386,13 @@ class OrderWorkflow:
             try:
                 await self._cancel_at_node(sh, reason)
             except ActivityError as e:
-                self._escalate(f"could not cancel {sh.shipment_id} at {sh.node}: {_cause(e)}")
+                self._escalate(
+                    f"could not cancel {sh.shipment_id} at {sh.node}: {failure_cause(e)}"
+                )
         await self._release(None, reason)
         for ln in self._state.lines:
             ln.allocated = ln.shipped
+        await self._close_payment(reason)
 
     # ----------------------------------------------------------------- messages
     @workflow.signal
@@ -420,8 +410,21 @@ class OrderWorkflow:
             sh.status, sh.accepted_at = ShipmentStatus.ACCEPTED, now
             self._event("accepted", f"accepted by {sh.node}", sh.shipment_id)
         elif ev.type == "rejected" and sh.status.is_open:
-            sh.status, sh.reason = ShipmentStatus.REJECTED, ev.reason or "no reason given"
-            self._event("rejected", f"rejected by {sh.node}: {sh.reason}", sh.shipment_id)
+            reason = ev.reason or "no reason given"
+            partial = ev.lines and sum(x.qty for x in ev.lines) < sh.units
+            what = (
+                ", ".join(f"{x.sku} x{x.qty}" for x in ev.lines)
+                if partial and ev.lines
+                else "all lines"
+            )
+            self._state.rejections.append(
+                f"{sh.node} rejected {what} of {sh.shipment_id}: {reason}"
+            )
+            self._event("rejected", f"{sh.node} rejected {what}: {reason}", sh.shipment_id)
+            if partial and ev.lines:
+                self._line_rejections.append((sh, ev.lines, reason))
+            else:
+                sh.status, sh.reason = ShipmentStatus.REJECTED, reason
         elif ev.type in ("shipped", "delivered") and sh.status.is_open:
             sh.status, sh.shipped_at = ShipmentStatus.SHIPPED, now
             sh.accepted_at = sh.accepted_at or now
@@ -435,7 +438,7 @@ class OrderWorkflow:
                 self._deliver(sh)
         elif ev.type == "delivered" and sh.status == ShipmentStatus.SHIPPED:
             self._deliver(sh)
-        elif ev.type == "shipped" and sh.status in bk._DEAD:
+        elif ev.type == "shipped" and sh.status in bk.DEAD:
             self._escalate(f"{sh.node} reports {sh.shipment_id} shipped after it was {sh.status}")
         else:
             self._event("ignored", f"{ev.type} while {sh.status.value}", sh.shipment_id)
@@ -455,44 +458,16 @@ class OrderWorkflow:
             plan, refusal = bk.cancellation_plan(self._state, req)
             if refusal:  # the state moved on between the validator and the lock
                 raise ApplicationError(refusal, type="CancelRefused")
-            self._cancel_seq += 1
-            cancelled: list[ShipmentLine] = []
-            released = 0
-            touched: dict[str, Shipment] = {}
-            for line_id, qty in plan.items():
-                ln = bk.line(self._state, line_id)
-                remaining = qty
-                take = min(remaining, bk.pending_units(ln))  # not routed yet: nothing to undo
-                take_bo = min(remaining - take, ln.backordered)
-                ln.backordered -= take_bo
-                remaining -= take + take_bo
-                for sh in reversed(bk.open_shipments(self._state)):
-                    for sl in sh.lines:
-                        if remaining and sl.line_id == line_id and sl.qty:
-                            n = min(sl.qty, remaining)
-                            released += await self._release(
-                                sh.shipment_id, f"cancelled: {req.reason}", line_id, n
-                            )
-                            sl.qty -= n
-                            ln.allocated -= n
-                            remaining -= n
-                            touched[sh.shipment_id] = sh
-                ln.cancelled += qty - remaining
-                cancelled.append(ShipmentLine(line_id=line_id, sku=ln.sku, qty=qty - remaining))
-            for sh in touched.values():
-                if sh.units == 0:
-                    sh.status, sh.reason = ShipmentStatus.CANCELLED, req.reason
-                await self._cancel_at_node(sh, f"{req.requested_by}: {req.reason}")
-            self._event(
-                "cancelled",
-                f"{sum(c.qty for c in cancelled)} units cancelled by {req.requested_by}: "
-                f"{req.reason}",
+            cancelled, released = await self._cancel_units(plan, req.reason, req.requested_by)
+            value = sum(
+                (bk.line(self._state, c.line_id).unit_price.times(c.qty) for c in cancelled),
+                start=Money.zero(self._state.order_value.currency),
             )
-            if all(ln.cancelled == ln.qty for ln in self._state.lines):
-                self._stop(OrderStatus.CANCELLED, f"cancelled by {req.requested_by}: {req.reason}")
-            self._refresh()
             return CancelResult(
-                cancelled=cancelled, released_units=released, order_status=self._state.status
+                cancelled=cancelled,
+                released_units=released,
+                order_status=self._state.status,
+                amount_not_charged=value,
             )
 
     @cancel.validator
@@ -505,25 +480,9 @@ class OrderWorkflow:
     def state(self) -> OrderState:
         return self._state
 
-    # ----------------------------------------------------------------- bookkeeping
-    def _event(self, kind: str, message: str, shipment_id: str | None = None) -> None:
-        self._state.timeline.append(
-            TimelineEvent(at=workflow.now(), kind=kind, message=message, shipment_id=shipment_id)
-        )
-
-    def _escalate(self, message: str) -> None:
-        self._state.escalations.append(message)
-        self._event("escalated", message)
-        self._refresh()
-
-    def _stop(self, status: OrderStatus, reason: str) -> None:
-        self._state.status = status
-        self._state.stop_reason = reason
-        self._event(status.value, reason)
-        self._refresh()
-
+    # ----------------------------------------------------------------- the end
     def _finish(self) -> None:
-        if self._state.status in bk.TERMINAL:
+        if self._terminal():
             return
         lines = self._state.lines
         if all(ln.cancelled == ln.qty for ln in lines):
@@ -540,28 +499,3 @@ class OrderWorkflow:
         self._state.stop_reason = "; ".join(notes) or None
         self._event("completed", "order complete" + (f" ({'; '.join(notes)})" if notes else ""))
         self._refresh()
-
-    def _refresh(self) -> None:
-        """Keep status, search attributes and UI details in step with the state."""
-        st = self._state
-        st.status = bk.derive_status(st)
-        workflow.upsert_search_attributes(
-            [
-                attrs.ORDER_STATUS.value_set(st.status.value),
-                attrs.SALES_CHANNEL.value_set(st.channel),
-                attrs.CUSTOMER_ID.value_set(st.customer_id),
-                attrs.CUSTOMER_TIER.value_set(st.customer_tier),
-                attrs.ORDER_VALUE.value_set(float(st.order_value.amount)),
-                attrs.FULFILLMENT_NODES.value_set(bk.active_nodes(st)),
-                attrs.BACKORDERED.value_set(any(ln.backordered for ln in st.lines)),
-                attrs.ESCALATED.value_set(bool(st.escalations)),
-            ]
-        )
-        workflow.set_current_details(bk.details_markdown(st))
-
-
-def _cause(err: BaseException) -> str:
-    """The innermost failure message: what actually went wrong, not the wrapper."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err)

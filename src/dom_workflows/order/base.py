@@ -1,0 +1,222 @@
+"""State and shared steps of OrderWorkflow: bookkeeping, search attributes, and the undo steps
+(release, cancel at node, cancel units) that cancellation, holds, backorders and sagas share."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.fulfillment.activities import FulfillmentActivities
+    from activities.inventory.activities import InventoryActivities
+    from dom_workflows.fulfillment.models import CancelFulfillment
+    from dom_workflows.inventory.models import ReleaseInput, ValidatedOrder
+    from dom_workflows.money import Money
+    from dom_workflows.order import search_attributes as attrs
+    from dom_workflows.order import state as bk
+    from dom_workflows.order.models import (
+        LineState,
+        OrderPolicy,
+        OrderRequest,
+        OrderState,
+        OrderStatus,
+        Shipment,
+        ShipmentLine,
+        ShipmentStatus,
+        TimelineEvent,
+        order_workflow_id,
+    )
+
+DB_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["InvalidOrder", "RoutingError"],
+)
+NODE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=2),
+    non_retryable_error_types=["NodeRefused"],
+)
+DB_TIMEOUT = timedelta(seconds=30)
+NODE_CALL_TIMEOUT = timedelta(seconds=20)
+# A node unreachable this long is treated like a rejection: its units go elsewhere.
+NODE_GIVE_UP = timedelta(minutes=30)
+
+
+def failure_cause(err: BaseException) -> str:
+    """The innermost failure message: what actually went wrong, not the wrapper."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)
+
+
+class OrderBase:
+    """Fields and helpers every part of the order workflow uses."""
+
+    def _init_state(self, order: OrderRequest) -> None:
+        self._order = order
+        self._state = OrderState(
+            order_id=order.order_id,
+            workflow_id=order_workflow_id(order.order_id),
+            status=OrderStatus.RECEIVED,
+            channel=order.channel,
+            customer_id=order.customer.id,
+            customer_tier=order.customer.tier,
+            order_value=order.value() if order.lines else Money.zero(),
+            lines=[
+                LineState(line_id=ln.line_id, sku=ln.sku, qty=ln.qty, unit_price=ln.unit_price)
+                for ln in order.lines
+            ],
+        )
+        self._policy = OrderPolicy()
+        self._destination: ValidatedOrder | None = None
+        self._attempt = 0
+        self._release_seq = 0
+        self._needs_route = False
+        # Handlers and the main loop both call activities that change the ledger; one at a time.
+        self._lock = asyncio.Lock()
+
+    # ----------------------------------------------------------------- bookkeeping
+    def _event(self, kind: str, message: str, shipment_id: str | None = None) -> None:
+        self._state.timeline.append(
+            TimelineEvent(at=workflow.now(), kind=kind, message=message, shipment_id=shipment_id)
+        )
+
+    def _escalate(self, message: str) -> None:
+        self._state.escalations.append(message)
+        self._event("escalated", message)
+        self._refresh()
+
+    def _stop(self, status: OrderStatus, reason: str) -> None:
+        self._state.status = status
+        self._state.stop_reason = reason
+        self._event(status.value, reason)
+        self._refresh()
+
+    def _terminal(self) -> bool:
+        return self._state.status in bk.TERMINAL
+
+    def _refresh(self) -> None:
+        """Keep status, search attributes and UI details in step with the state."""
+        st = self._state
+        st.status = bk.derive_status(st)
+        workflow.upsert_search_attributes(
+            [
+                attrs.ORDER_STATUS.value_set(st.status.value),
+                attrs.SALES_CHANNEL.value_set(st.channel),
+                attrs.CUSTOMER_ID.value_set(st.customer_id),
+                attrs.CUSTOMER_TIER.value_set(st.customer_tier),
+                attrs.ORDER_VALUE.value_set(float(st.order_value.amount)),
+                attrs.FULFILLMENT_NODES.value_set(bk.active_nodes(st)),
+                attrs.BACKORDERED.value_set(any(ln.backordered for ln in st.lines)),
+                attrs.ESCALATED.value_set(bool(st.escalations)),
+            ]
+        )
+        workflow.set_current_details(bk.details_markdown(st))
+
+    # ----------------------------------------------------------------- undo steps
+    async def _release(
+        self,
+        shipment_id: str | None,
+        reason: str,
+        line_id: str | None = None,
+        qty: int | None = None,
+    ) -> int:
+        self._release_seq += 1
+        result = await workflow.execute_activity_method(
+            InventoryActivities.release_reservations,
+            ReleaseInput(
+                order_id=self._order.order_id,
+                shipment_id=shipment_id,
+                line_id=line_id,
+                qty=qty,
+                reason=reason,
+                # Unique per release decision, stable across activity retries.
+                idempotency_key=f"{self._order.order_id}:release:{self._release_seq}",
+            ),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"release {qty or 'all'} reserved units of {shipment_id or 'the order'}",
+        )
+        if result.released_units:
+            self._event(
+                "released", f"{result.released_units} units released: {reason}", shipment_id
+            )
+        return result.released_units
+
+    async def _cancel_at_node(
+        self, sh: Shipment, reason: str, lines: list[ShipmentLine] | None = None
+    ) -> None:
+        await workflow.execute_activity_method(
+            FulfillmentActivities.cancel_at_node,
+            CancelFulfillment(
+                shipment_id=sh.shipment_id,
+                order_id=self._order.order_id,
+                node=sh.node,
+                reason=reason,
+            ),
+            start_to_close_timeout=NODE_CALL_TIMEOUT,
+            schedule_to_close_timeout=NODE_GIVE_UP,
+            retry_policy=NODE_RETRY,
+            summary=f"cancel {sh.shipment_id} at {sh.node}",
+        )
+        self._event("node-cancelled", f"cancelled at {sh.node}: {reason}", sh.shipment_id)
+
+    async def _cancel_units(
+        self, plan: dict[str, int], reason: str, requested_by: str
+    ) -> tuple[list[ShipmentLine], int]:
+        """Cancel `plan` (line -> units): first units not yet routed, then backordered ones, then
+        units at nodes (newest shipment first), releasing exactly those. Caller holds the lock."""
+        cancelled: list[ShipmentLine] = []
+        released = 0
+        touched: dict[str, Shipment] = {}
+        for line_id, qty in plan.items():
+            ln = bk.line(self._state, line_id)
+            remaining = qty
+            take = min(remaining, bk.pending_units(ln))
+            take_bo = min(remaining - take, ln.backordered)
+            ln.backordered -= take_bo
+            remaining -= take + take_bo
+            for sh in reversed(bk.open_shipments(self._state)):
+                for sl in sh.lines:
+                    if remaining and sl.line_id == line_id and sl.qty:
+                        n = min(sl.qty, remaining)
+                        released += await self._release(
+                            sh.shipment_id, f"cancelled: {reason}", line_id, n
+                        )
+                        sl.qty -= n
+                        ln.allocated -= n
+                        remaining -= n
+                        touched[sh.shipment_id] = sh
+            ln.cancelled += qty - remaining
+            cancelled.append(ShipmentLine(line_id=line_id, sku=ln.sku, qty=qty - remaining))
+            if take_bo:
+                await self._backorder_units_cancelled(ln.sku)
+        for sh in touched.values():
+            if sh.units == 0:
+                sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
+            await self._cancel_at_node(sh, f"{requested_by}: {reason}")
+        self._event(
+            "cancelled",
+            f"{sum(c.qty for c in cancelled)} units cancelled by {requested_by}: {reason}",
+        )
+        if all(ln.cancelled == ln.qty for ln in self._state.lines):
+            self._stop(OrderStatus.CANCELLED, f"cancelled by {requested_by}: {reason}")
+        self._refresh()
+        return cancelled, released
+
+    async def _cancel_everything(self, reason: str, requested_by: str) -> None:
+        async with self._lock:
+            plan = {
+                ln.line_id: bk.cancellable_units(self._state, ln)
+                for ln in self._state.lines
+                if bk.cancellable_units(self._state, ln) > 0
+            }
+            if plan and not self._terminal():
+                await self._cancel_units(plan, reason, requested_by)
+
+    async def _backorder_units_cancelled(self, sku: str) -> None:
+        """Hook: the backorder part tells its child workflow (see BackordersMixin)."""

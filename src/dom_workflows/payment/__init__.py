@@ -1,0 +1,1 @@
+"""Payment provider messages: authorize, capture per shipment, void, refund; always Money."""

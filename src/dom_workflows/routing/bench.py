@@ -1,0 +1,407 @@
+"""`dom bench routing`: every strategy on the same reproducible synthetic orders, side by side.
+
+The network sits at real US metro coordinates: warehouses at freight hubs, stores in the
+largest metros with floor stock, a few 3PLs and drop-shippers, uneven inventory. Orders ship
+to metros weighted by population (jittered a few miles), with 1-10 lines.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .api import STRATEGIES
+from .cost import allocation_cost, shipment_cost
+from .models import Order, Scenario
+from .problem import build_problem
+
+# (city, state, lat, lon, metro population in thousands)
+METROS: list[tuple[str, str, float, float, int]] = [
+    ("New York", "NY", 40.7128, -74.0060, 19500),
+    ("Los Angeles", "CA", 34.0522, -118.2437, 12900),
+    ("Chicago", "IL", 41.8781, -87.6298, 9400),
+    ("Dallas", "TX", 32.7767, -96.7970, 7900),
+    ("Houston", "TX", 29.7604, -95.3698, 7300),
+    ("Washington", "DC", 38.9072, -77.0369, 6300),
+    ("Philadelphia", "PA", 39.9526, -75.1652, 6200),
+    ("Miami", "FL", 25.7617, -80.1918, 6100),
+    ("Atlanta", "GA", 33.7490, -84.3880, 6200),
+    ("Boston", "MA", 42.3601, -71.0589, 4900),
+    ("Phoenix", "AZ", 33.4484, -112.0740, 5000),
+    ("San Francisco", "CA", 37.7749, -122.4194, 4600),
+    ("Riverside", "CA", 33.9533, -117.3962, 4600),
+    ("Detroit", "MI", 42.3314, -83.0458, 4300),
+    ("Seattle", "WA", 47.6062, -122.3321, 4000),
+    ("Minneapolis", "MN", 44.9778, -93.2650, 3700),
+    ("San Diego", "CA", 32.7157, -117.1611, 3300),
+    ("Tampa", "FL", 27.9506, -82.4572, 3300),
+    ("Denver", "CO", 39.7392, -104.9903, 3000),
+    ("St. Louis", "MO", 38.6270, -90.1994, 2800),
+    ("Baltimore", "MD", 39.2904, -76.6122, 2800),
+    ("Charlotte", "NC", 35.2271, -80.8431, 2700),
+    ("Orlando", "FL", 28.5383, -81.3792, 2700),
+    ("San Antonio", "TX", 29.4241, -98.4936, 2600),
+    ("Portland", "OR", 45.5152, -122.6784, 2500),
+    ("Sacramento", "CA", 38.5816, -121.4944, 2400),
+    ("Pittsburgh", "PA", 40.4406, -79.9959, 2300),
+    ("Austin", "TX", 30.2672, -97.7431, 2400),
+    ("Las Vegas", "NV", 36.1699, -115.1398, 2300),
+    ("Cincinnati", "OH", 39.1031, -84.5120, 2200),
+    ("Kansas City", "MO", 39.0997, -94.5786, 2200),
+    ("Columbus", "OH", 39.9612, -82.9988, 2100),
+    ("Indianapolis", "IN", 39.7684, -86.1581, 2100),
+    ("Cleveland", "OH", 41.4993, -81.6944, 2100),
+    ("Nashville", "TN", 36.1627, -86.7816, 2000),
+    ("San Jose", "CA", 37.3382, -121.8863, 2000),
+    ("Virginia Beach", "VA", 36.8529, -75.9780, 1800),
+    ("Jacksonville", "FL", 30.3322, -81.6557, 1600),
+    ("Milwaukee", "WI", 43.0389, -87.9065, 1600),
+    ("Raleigh", "NC", 35.7796, -78.6382, 1400),
+    ("Oklahoma City", "OK", 35.4676, -97.5164, 1400),
+    ("Memphis", "TN", 35.1495, -90.0490, 1300),
+    ("Louisville", "KY", 38.2527, -85.7585, 1300),
+    ("Salt Lake City", "UT", 40.7608, -111.8910, 1300),
+    ("New Orleans", "LA", 29.9511, -90.0715, 1300),
+    ("Richmond", "VA", 37.5407, -77.4360, 1300),
+    ("Buffalo", "NY", 42.8864, -78.8784, 1100),
+    ("Birmingham", "AL", 33.5186, -86.8104, 1100),
+    ("Albuquerque", "NM", 35.0844, -106.6504, 900),
+    ("Omaha", "NE", 41.2565, -95.9345, 970),
+    ("Tucson", "AZ", 32.2226, -110.9747, 1000),
+    ("Boise", "ID", 43.6150, -116.2023, 800),
+    ("Reno", "NV", 39.5296, -119.8138, 500),
+    ("Spokane", "WA", 47.6588, -117.4260, 600),
+    ("Des Moines", "IA", 41.5868, -93.6250, 700),
+    ("Little Rock", "AR", 34.7465, -92.2896, 750),
+    ("Charleston", "SC", 32.7765, -79.9311, 800),
+    ("Billings", "MT", 45.7833, -108.5007, 180),
+    ("Fargo", "ND", 46.8772, -96.7898, 250),
+    ("Anchorage", "AK", 61.2181, -149.9003, 400),
+]
+# Freight hubs where warehouses, 3PLs and drop-shippers sit (indices into METROS).
+HUBS = [
+    "Reno",
+    "Dallas",
+    "Columbus",
+    "Memphis",
+    "Riverside",
+    "Atlanta",
+    "Philadelphia",
+    "Kansas City",
+    "Indianapolis",
+    "Salt Lake City",
+    "Louisville",
+    "Denver",
+    "Charlotte",
+    "Portland",
+    "Chicago",
+    "Houston",
+    "Sacramento",
+    "Nashville",
+    "Phoenix",
+    "Seattle",
+]
+
+RATES: dict[str, Any] = {
+    "zones": [
+        [50, "1"],
+        [150, "2"],
+        [300, "3"],
+        [600, "4"],
+        [1000, "5"],
+        [1400, "6"],
+        [1800, "7"],
+        [None, "8"],
+    ],
+    "services": {
+        "ground": {
+            "transit_days": {"1": 1, "2": 2, "3": 2, "4": 3, "5": 4, "6": 5, "7": 5, "8": 6},
+            "base": {
+                "1": "5.10",
+                "2": "5.40",
+                "3": "5.70",
+                "4": "6.20",
+                "5": "6.90",
+                "6": "7.60",
+                "7": "8.20",
+                "8": "8.90",
+            },
+            "per_lb": {
+                "1": "0.32",
+                "2": "0.38",
+                "3": "0.45",
+                "4": "0.56",
+                "5": "0.71",
+                "6": "0.85",
+                "7": "0.98",
+                "8": "1.12",
+            },
+        },
+        "express": {
+            "transit_days": {"1": 1, "2": 1, "3": 2, "4": 2, "5": 2, "6": 2, "7": 3, "8": 3},
+            "base": {
+                "1": "9.50",
+                "2": "10.40",
+                "3": "11.60",
+                "4": "13.20",
+                "5": "15.10",
+                "6": "17.30",
+                "7": "19.40",
+                "8": "21.90",
+            },
+            "per_lb": {
+                "1": "0.85",
+                "2": "0.98",
+                "3": "1.15",
+                "4": "1.36",
+                "5": "1.62",
+                "6": "1.88",
+                "7": "2.12",
+                "8": "2.40",
+            },
+        },
+    },
+}
+
+POLICY: dict[str, Any] = {
+    "split_penalty": "3.00",
+    "max_shipments": 4,
+    "backorder_penalty_per_unit": "40.00",
+    "rules": [
+        {
+            "name": "vip-fastest",
+            "when": {"customer_tier": ["vip"]},
+            "then": {"require_fastest": True},
+        },
+        {
+            "name": "high-margin-from-warehouse",
+            "when": {"sku_tags": ["high-margin"], "delivery": ["ship"]},
+            "then": {"exclude_node_types": ["store", "dropship"]},
+        },
+        {
+            "name": "store-outerwear-floor",
+            "when": {"sku_tags": ["outerwear"]},
+            "then": {"protect_floor": {"node_types": ["store"], "floor": 2}},
+        },
+    ],
+}
+
+DEFAULT_PROMISE_DAYS = 5  # promise assumed for orders that state none, for the hit rate
+
+
+def synthetic_network(n_nodes: int, seed: int) -> dict[str, Any]:
+    """A reproducible network of n_nodes (scenario dict without the order)."""
+    rng = random.Random(seed)
+    by_name = {m[0]: m for m in METROS}
+    n_wh = max(1, round(n_nodes * 0.2))
+    n_3pl = max(1, round(n_nodes * 0.06)) if n_nodes >= 4 else 0
+    n_ds = max(1, round(n_nodes * 0.06)) if n_nodes >= 5 else 0
+    n_store = max(0, n_nodes - n_wh - n_3pl - n_ds)
+    hubs = [by_name[h] for h in HUBS]
+    stores_at = sorted(METROS, key=lambda m: -m[4])
+    nodes: list[dict[str, Any]] = []
+
+    def add(kind: str, metro: tuple[str, str, float, float, int], k: int) -> None:
+        city, state, lat, lon, _ = metro
+        handling = {
+            "warehouse": ("1.50", "0.25", None, 1),
+            "3pl": ("2.75", "0.40", 400, 3),
+            "store": ("4.00", "0.75", 40, 5),
+            "dropship": ("3.50", "0.00", 200, 8),
+        }[kind]
+        services = ["ground"] if kind == "dropship" else ["ground", "express"]
+        nodes.append(
+            {
+                "id": f"{kind}-{city.lower().replace(' ', '-').replace('.', '')}-{k}",
+                "type": kind,
+                "lat": lat + rng.uniform(-0.05, 0.05),
+                "lon": lon + rng.uniform(-0.05, 0.05),
+                "priority": handling[3],
+                "state": state,
+                "handling": {"per_shipment": handling[0], "per_unit": handling[1]},
+                "capacity_remaining": handling[2],
+                "services": services,
+                "pickup": kind == "store",
+            }
+        )
+
+    for k in range(n_wh):
+        add("warehouse", hubs[k % len(hubs)], k)
+    for k in range(n_3pl):
+        add("3pl", hubs[(n_wh + k) % len(hubs)], k)
+    for k in range(n_ds):
+        add("dropship", hubs[(n_wh + n_3pl + 2 * k) % len(hubs)], k)
+    for k in range(n_store):
+        add("store", stores_at[k % len(stores_at)], k)
+
+    skus: list[dict[str, Any]] = []
+    kinds = [
+        ("apparel", 0.3, 0.9),
+        ("footwear", 1.2, 3.2),
+        ("gear", 0.7, 6.0),
+        ("outerwear", 0.9, 4.5),
+        ("bulky", 8.0, 25.0),
+        ("electronics", 0.2, 1.5),
+    ]
+    for s in range(40):
+        kind, lo, hi = kinds[s % len(kinds)]
+        tags = [kind]
+        if rng.random() < 0.2:
+            tags.append("high-margin")
+        skus.append(
+            {"sku": f"SKU-{s:03d}", "weight_lb": round(rng.uniform(lo, hi), 1), "tags": tags}
+        )
+
+    inventory = []
+    for node in nodes:
+        carry = {"warehouse": 0.7, "3pl": 0.5, "store": 0.4, "dropship": 0.25}[node["type"]]
+        for sku in skus:
+            bulky = "bulky" in sku["tags"]
+            if node["type"] == "dropship" and bulky:
+                chance = 0.9
+            elif node["type"] == "store" and bulky:
+                chance = 0.1
+            else:
+                chance = carry
+            if rng.random() >= chance:
+                continue
+            if node["type"] == "store":
+                on_hand, safety = rng.randint(1, 12), 2
+            elif node["type"] == "dropship":
+                on_hand, safety = rng.randint(20, 200), 0
+            else:
+                # Uneven: many thin positions, a few deep ones.
+                on_hand = int(rng.paretovariate(1.2) * 8) - 4
+                safety = 5
+            inventory.append(
+                {
+                    "node": node["id"],
+                    "sku": sku["sku"],
+                    "on_hand": max(0, on_hand),
+                    "reserved": 0,
+                    "safety_stock": safety,
+                }
+            )
+    return {"nodes": nodes, "skus": skus, "inventory": inventory, "rates": RATES, "policy": POLICY}
+
+
+def synthetic_orders(network: dict[str, Any], n_orders: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed + 1)
+    weights = [m[4] for m in METROS]
+    skus = [s["sku"] for s in network["skus"]]
+    popularity = [1 / (k + 1) ** 0.8 for k in range(len(skus))]  # a long tail
+    orders = []
+    for n in range(n_orders):
+        _, state, lat, lon, _ = rng.choices(METROS, weights)[0]
+        n_lines = min(10, 1 + int(rng.expovariate(1 / 2.2)))
+        picked: list[str] = []
+        while len(picked) < n_lines:
+            sku = rng.choices(skus, popularity)[0]
+            if sku not in picked:
+                picked.append(sku)
+        orders.append(
+            {
+                "id": f"BENCH-{n:05d}",
+                "lines": [
+                    {"sku": s, "qty": rng.choices([1, 2, 3], [80, 15, 5])[0], "line_id": str(k)}
+                    for k, s in enumerate(picked, 1)
+                ],
+                "ship_to": {
+                    "lat": lat + rng.uniform(-0.3, 0.3),
+                    "lon": lon + rng.uniform(-0.3, 0.3),
+                    "state": state,
+                },
+                "service_level": "ground",
+                "promise_days": 3 if rng.random() < 0.25 else None,
+                "customer_tier": "vip" if rng.random() < 0.05 else "standard",
+                "weekday": rng.choice(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+            }
+        )
+    return orders
+
+
+@dataclass(slots=True)
+class StrategyStats:
+    strategy: str
+    orders: int
+    mean_cost: float
+    split_rate: float
+    mean_transit_days: float
+    promise_hit_rate: float
+    backorder_rate: float
+    p50_ms: float
+    p99_ms: float
+    max_lines: int
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def run_bench(n_orders: int = 1000, n_nodes: int = 50, seed: int = 7) -> list[StrategyStats]:
+    net = synthetic_network(n_nodes, seed)
+    base = Scenario.model_validate(
+        {
+            **net,
+            "order": {
+                "id": "x",
+                "lines": [{"sku": "SKU-000", "qty": 1}],
+                "ship_to": {"lat": 40.0, "lon": -90.0},
+            },
+        }
+    )
+    scenarios = [
+        base.model_copy(update={"order": Order.model_validate(o)})
+        for o in synthetic_orders(net, n_orders, seed)
+    ]
+    # Setup garbage is long-lived, as in a running worker; keep collector passes off it.
+    gc.collect()
+    gc.freeze()
+    results = []
+    for name, solve in STRATEGIES.items():
+        costs, times, days = [], [], []
+        splits = hits = bo_units = units = 0
+        for sc in scenarios:
+            t0 = time.perf_counter()
+            prob = build_problem(sc)
+            alloc = solve(prob)
+            times.append((time.perf_counter() - t0) * 1000)
+            ac = allocation_cost(prob, alloc)
+            costs.append(ac.total / 100)
+            splits += ac.shipments > 1
+            bo_units += ac.backordered_units
+            units += sum(prob.demand)
+            transit = [
+                shipment_cost(prob.cands[j], sum(q), 0).transit_days
+                for j, q in alloc.items()
+                if any(q)
+            ]
+            if transit:
+                days.append(max(transit))
+            promise = sc.order.promise_days or DEFAULT_PROMISE_DAYS
+            hits += ac.backordered_units == 0 and bool(transit) and max(transit) <= promise
+        results.append(
+            StrategyStats(
+                strategy=name,
+                orders=len(scenarios),
+                mean_cost=statistics.fmean(costs),
+                split_rate=splits / len(scenarios),
+                mean_transit_days=statistics.fmean(days) if days else 0.0,
+                promise_hit_rate=hits / len(scenarios),
+                backorder_rate=bo_units / units,
+                p50_ms=_pct(times, 0.5),
+                p99_ms=_pct(times, 0.99),
+                max_lines=max(len(sc.order.lines) for sc in scenarios),
+            )
+        )
+    gc.unfreeze()
+    return results
+
+
+def as_dicts(stats: list[StrategyStats]) -> list[dict[str, Any]]:
+    return [asdict(s) for s in stats]

@@ -1,0 +1,1 @@
+"""Carrier messages: rate shopping, label purchase (outbound and return) and label voids."""

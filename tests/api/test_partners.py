@@ -1,0 +1,312 @@
+"""Partner webhooks: signed shipment events and inventory feeds, and every way they can be wrong."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from dom_workflows.order.models import OrderState, ShipmentStatus
+from tests.api.conftest import Api, assert_problem
+
+
+async def _order_with_shipment(
+    api: Api, sku: str = "BOOT-HIKE-9", qty: int = 1
+) -> tuple[str, str, str]:
+    oid = await api.submit(lines=[(sku, qty)])
+    state = await api.instructed(oid)
+    sh = state.shipments[0]
+    return oid, sh.shipment_id, sh.node
+
+
+def _event(shipment_id: str, type_: str, event_id: str | None = None, **kw: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id or f"ev-{uuid.uuid4().hex[:10]}",
+        "type": type_,
+        "shipment_id": shipment_id,
+        **kw,
+    }
+
+
+def _shipment(state: OrderState, shipment_id: str) -> ShipmentStatus:
+    return next(s.status for s in state.shipments if s.shipment_id == shipment_id)
+
+
+async def test_accepted_shipped_delivered_and_duplicates(api: Api) -> None:
+    oid, sid, node = await _order_with_shipment(api)
+    accepted = _event(sid, "fulfillment.accepted")
+    r = await api.signed(node, "events", accepted)
+    assert r.status_code == 202, r.text
+    assert r.json() == {
+        "event_id": accepted["event_id"],
+        "order_id": oid,
+        "shipment_id": sid,
+        "status": "applied",
+    }
+    await api.until(oid, lambda s: _shipment(s, sid) == ShipmentStatus.ACCEPTED, "accepted")
+    # Redelivery: 200, no second effect.
+    dup = await api.signed(node, "events", accepted)
+    assert dup.status_code == 200 and dup.json()["status"] == "duplicate"
+    state = await api.state(oid)
+    assert sum(1 for e in state.timeline if e.kind == "accepted") == 1
+
+    shipped = _event(
+        sid,
+        "shipment.shipped",
+        carrier="UPS",
+        tracking="1Z999",
+        lines=[{"line_id": "1", "sku": "BOOT-HIKE-9", "qty": 1}],
+    )
+    assert (await api.signed(node, "events", shipped)).status_code == 202
+    state = await api.until(oid, lambda s: _shipment(s, sid) == ShipmentStatus.SHIPPED, "shipped")
+    sh = state.shipments[0]
+    assert (sh.carrier, sh.tracking) == ("UPS", "1Z999") and state.lines[0].shipped == 1
+
+    delivered = _event(sid, "shipment.delivered")
+    assert (await api.signed(node, "events", delivered)).status_code == 202
+    await api.until(oid, lambda s: _shipment(s, sid) == ShipmentStatus.DELIVERED, "delivered")
+    await api.deps.dom.handle(oid).result()  # the time-skipping server runs out any timers
+
+    # After the workflow closed: a remembered event is still a 200 duplicate ...
+    again = await api.signed(node, "events", delivered)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    # ... and a new one is refused with the reason, not a 500.
+    late = await api.signed(node, "events", _event(sid, "shipment.delivered"))
+    assert_problem(late, 409, f"order {oid} is already", "not applied")
+
+
+async def test_rejection_with_reason_reroutes(api: Api) -> None:
+    oid, sid, node = await _order_with_shipment(api)
+    r = await api.signed(
+        node, "events", _event(sid, "fulfillment.rejected", reason="damaged stock")
+    )
+    assert r.status_code == 202, r.text
+    state = await api.until(
+        oid, lambda s: len(s.shipments) > 1, "a second shipment after the rejection"
+    )
+    first = next(s for s in state.shipments if s.shipment_id == sid)
+    assert first.status == ShipmentStatus.REJECTED and first.reason == "damaged stock"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "wrong-secret",
+        "other-partners-secret",
+        "stale",
+        "future",
+        "missing",
+        "body-changed",
+        "garbage-timestamp",
+    ],
+)
+async def test_bad_signatures_are_401_and_change_nothing(api: Api, tamper: str) -> None:
+    oid, sid, node = await _order_with_shipment(api)
+    before = await api.state(oid)
+    ev = _event(sid, "fulfillment.accepted")
+    if tamper == "wrong-secret":
+        r = await api.signed(node, "events", ev, secret="not-the-secret")
+    elif tamper == "other-partners-secret":
+        other = next(p for p in api.secrets.partners if p != node)
+        r = await api.signed(node, "events", ev, secret=api.secrets.partners[other])
+    elif tamper == "stale":
+        r = await api.signed(node, "events", ev, at=time.time() - 301)
+    elif tamper == "future":
+        r = await api.signed(node, "events", ev, at=time.time() + 400)
+    elif tamper == "missing":
+        r = await api.http.post(f"/v1/partners/{node}/events", json=ev)
+    elif tamper == "garbage-timestamp":
+        r = await api.signed(node, "events", ev, headers={"X-DOM-Timestamp": "yesterday"})
+    else:
+        import json
+
+        from dom_workflows.partners import signing
+
+        signed = signing.signed_headers(
+            api.secrets.partners[node], json.dumps(ev).encode(), time.time()
+        )
+        tampered = json.dumps({**ev, "type": "fulfillment.rejected"}).encode()
+        r = await api.http.post(f"/v1/partners/{node}/events", content=tampered, headers=signed)
+    assert_problem(r, 401, "refused")
+    after = await api.state(oid)
+    assert _shipment(after, sid) == ShipmentStatus.REQUESTED
+    assert after.timeline == before.timeline
+    # Nothing remembered either: the correctly signed event still applies.
+    ok = await api.signed(node, "events", ev)
+    assert ok.status_code == 202 and ok.json()["status"] == "applied"
+
+
+async def test_unknown_partner_is_401(api: Api) -> None:
+    _, sid, _ = await _order_with_shipment(api)
+    r = await api.http.post(
+        "/v1/partners/nobody/events",
+        json=_event(sid, "fulfillment.accepted"),
+        headers={"X-DOM-Timestamp": "1", "X-DOM-Signature": "00"},
+    )
+    assert_problem(r, 401, "nobody", "not configured")
+
+
+async def test_another_partners_shipment_is_403_and_changes_nothing(api: Api) -> None:
+    oid, sid, node = await _order_with_shipment(api)
+    other = next(p for p in api.secrets.partners if p != node)
+    r = await api.signed(
+        other, "events", _event(sid, "shipment.shipped", carrier="UPS", tracking="X")
+    )
+    assert_problem(r, 403, sid, node, other)
+    assert _shipment(await api.state(oid), sid) == ShipmentStatus.REQUESTED
+
+
+async def test_unknown_order_shipment_and_bad_bodies(api: Api) -> None:
+    oid, sid, node = await _order_with_shipment(api)
+    cases = [
+        (
+            _event(f"NOPE-{uuid.uuid4().hex[:6]}:1:{node}", "fulfillment.accepted"),
+            404,
+            ("does not exist",),
+        ),
+        (_event(f"{oid}:9:{node}", "fulfillment.accepted"), 404, (f"no shipment {oid}:9:{node}",)),
+        (_event("not-a-shipment-id", "fulfillment.accepted"), 404, ("not a DOM shipment id",)),
+        (_event(sid, "fulfillment.teleported"), 422, ("type",)),
+        ({"type": "fulfillment.accepted", "shipment_id": sid}, 422, ("event_id", "Field required")),
+        ({**_event(sid, "fulfillment.accepted"), "colour": "red"}, 422, ("colour", "Extra inputs")),
+        (_event(sid, "fulfillment.accepted", order_id="SOMEONE-ELSE"), 422, ("belongs to order",)),
+        (
+            _event(sid, "shipment.shipped", lines=[{"line_id": "7", "sku": "X", "qty": 1}]),
+            422,
+            ("line 7", "not part of shipment"),
+        ),
+        (_event(sid, "shipment.shipped", carrier="C" * 61), 422, ("carrier",)),
+    ]
+    for body, status, needles in cases:
+        assert_problem(await api.signed(node, "events", body), status, *needles)
+    raws: list[tuple[bytes, str]] = [
+        (b"{oops", "not valid JSON"),
+        (b"[]", "valid dictionary"),
+        (b"", "empty"),
+    ]
+    for raw, needle in raws:
+        assert_problem(await api.signed(node, "events", raw), 422, needle)
+    state = await api.state(oid)
+    assert _shipment(state, sid) == ShipmentStatus.REQUESTED and len(state.shipments) == 1
+
+
+# ----------------------------------------------------------------- inventory feeds
+async def test_snapshot_sets_on_hand_once_and_never_touches_reserved(api: Api) -> None:
+    _, _, node = await _order_with_shipment(api, "BOOT-HIKE-9", 2)
+    on_hand, reserved = await api.position(node, "BOOT-HIKE-9")
+    assert reserved >= 2
+    feed: dict[str, Any] = {
+        "feed_id": f"feed-{uuid.uuid4().hex[:8]}",
+        "node": node,
+        "mode": "snapshot",
+        "items": [{"sku": "BOOT-HIKE-9", "on_hand": on_hand + 7}],
+    }
+    r = await api.signed(node, "inventory", feed)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["duplicate"] is False and doc["shortfalls"] == []
+    assert doc["changes"] == [
+        {
+            "sku": "BOOT-HIKE-9",
+            "on_hand_before": on_hand,
+            "on_hand_after": on_hand + 7,
+            "reserved": reserved,
+        }
+    ]
+    assert await api.position(node, "BOOT-HIKE-9") == (on_hand + 7, reserved)
+    moves = await api.movements(feed["feed_id"])
+    assert [(m.kind, m.on_hand_delta, m.reserved_delta) for m in moves] == [("snapshot", 7, 0)]
+    # The same feed id again: the first answer, flagged, and no second movement.
+    again = await api.signed(
+        node, "inventory", {**feed, "items": [{"sku": "BOOT-HIKE-9", "on_hand": 1}]}
+    )
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.json()["changes"] == doc["changes"]
+    assert await api.position(node, "BOOT-HIKE-9") == (on_hand + 7, reserved)
+    assert len(await api.movements(feed["feed_id"])) == 1
+    view = (await api.http.get("/v1/inventory/BOOT-HIKE-9")).json()
+    row = next(n for n in view["nodes"] if n["node"] == node)
+    assert (row["on_hand"], row["reserved"]) == (on_hand + 7, reserved)
+
+
+async def test_delta_and_snapshot_below_reserved_is_clamped_and_reported(api: Api) -> None:
+    _, _, node = await _order_with_shipment(api, "BOOT-HIKE-9", 2)
+    on_hand, reserved = await api.position(node, "BOOT-HIKE-9")
+    delta: dict[str, Any] = {
+        "feed_id": f"d-{uuid.uuid4().hex[:8]}",
+        "node": node,
+        "mode": "delta",
+        "items": [{"sku": "BOOT-HIKE-9", "delta": -1}],
+    }
+    r = await api.signed(node, "inventory", delta)
+    assert r.status_code == 200 and r.json()["changes"][0]["on_hand_after"] == on_hand - 1
+    assert [m.kind for m in await api.movements(delta["feed_id"])] == ["adjustment"]
+    low: dict[str, Any] = {
+        "feed_id": f"s-{uuid.uuid4().hex[:8]}",
+        "node": node,
+        "mode": "snapshot",
+        "items": [{"sku": "BOOT-HIKE-9", "on_hand": 0}],
+    }
+    r = await api.signed(node, "inventory", low)
+    assert r.status_code == 200, r.text
+    [shortfall] = r.json()["shortfalls"]
+    assert shortfall["reported_on_hand"] == 0 and shortfall["reserved"] == reserved
+    assert "reserved" in shortfall["detail"]
+    assert await api.position(node, "BOOT-HIKE-9") == (reserved, reserved)
+    [move] = await api.movements(low["feed_id"])
+    assert "clamped" in move.note and move.reserved_delta == 0
+
+
+async def test_bad_feeds_are_refused_and_change_nothing(api: Api) -> None:
+    node = "wh-reno"
+    before = await api.position(node, "FLEECE-M")
+    good: dict[str, Any] = {
+        "feed_id": f"f-{uuid.uuid4().hex[:8]}",
+        "node": node,
+        "mode": "snapshot",
+        "items": [{"sku": "FLEECE-M", "on_hand": 3}],
+    }
+    assert_problem(await api.signed(node, "inventory", good, secret="wrong"), 401, "signature")
+    assert_problem(
+        await api.signed(node, "inventory", good, at=time.time() - 1000), 401, "limit 300"
+    )
+    assert_problem(await api.signed("wh-dallas", "inventory", good), 403, "wh-dallas", node)
+    bad: list[tuple[dict[str, Any], int, tuple[str, ...]]] = [
+        ({**good, "node": "wh-atlantis"}, 404, ("wh-atlantis",)),
+        (
+            {
+                **good,
+                "items": [{"sku": "FLEECE-M", "on_hand": 3}, {"sku": "NO-SUCH", "on_hand": 1}],
+            },
+            422,
+            ("NO-SUCH", "nothing"),
+        ),
+        (
+            {**good, "items": [{"sku": "FLEECE-M", "delta": 3}]},
+            422,
+            ("snapshot item needs on_hand",),
+        ),
+        ({**good, "mode": "delta"}, 422, ("delta item needs delta",)),
+        (
+            {
+                **good,
+                "items": [{"sku": "FLEECE-M", "on_hand": 3}, {"sku": "FLEECE-M", "on_hand": 4}],
+            },
+            422,
+            ("twice",),
+        ),
+        ({**good, "items": [{"sku": "FLEECE-M", "on_hand": -3}]}, 422, ("on_hand",)),
+        ({**good, "items": []}, 422, ("items",)),
+        ({**good, "mode": "guess"}, 422, ("mode",)),
+    ]
+    for body, status, needles in bad:
+        assert_problem(await api.signed(node, "inventory", body), status, *needles)
+    assert_problem(await api.signed(node, "inventory", b"nope"), 422, "not valid JSON")
+    assert await api.position(node, "FLEECE-M") == before
+    assert await api.movements(good["feed_id"]) == []
+    # And the refused feed id was not burnt: the correct feed still applies.
+    ok = await api.signed(node, "inventory", good)
+    assert ok.status_code == 200 and ok.json()["duplicate"] is False
+    assert (await api.position(node, "FLEECE-M"))[0] == 3

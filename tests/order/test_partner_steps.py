@@ -1,0 +1,156 @@
+"""The order workflow with real partner adapters against the partner simulator over HTTP:
+payments (authorize, capture per shipment, void the rest, decline -> payment hold), dropship
+purchase orders, and labels for ship-from-store -- each effect exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
+
+from activities.inventory import schema
+from dom_workflows.config import Settings
+from dom_workflows.network import Network, SkuConfig
+from dom_workflows.order.models import (
+    CancelLine,
+    CancelRequest,
+    OrderStatus,
+    PaymentUpdate,
+    ShipmentStatus,
+)
+from dom_workflows.order.workflows import OrderWorkflow
+from tests.conftest import LiveSim
+from tests.order.conftest import OrderHarness, make_order, order_harness
+
+STORE_SKU = "STORE-ONLY-MUG"
+
+
+@pytest_asyncio.fixture
+async def partnered(
+    time_env: WorkflowEnvironment,
+    sqlite_engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    live_sim: LiveSim,
+) -> AsyncIterator[OrderHarness]:
+    # A SKU only one store stocks, so the optimal route ships from that store.
+    async with sqlite_engine.begin() as conn:
+        await conn.execute(
+            schema.skus.insert().values(
+                sku=STORE_SKU, name="Mug", weight_lb=1.0, price=Decimal("20"), tags=[]
+            )
+        )
+        await conn.execute(
+            schema.inventory_positions.insert().values(
+                node_id="store-nyc",
+                sku=STORE_SKU,
+                on_hand=10,
+                reserved=0,
+                safety_stock=2,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    net = network.model_copy(
+        update={
+            "skus": [
+                *network.skus,
+                SkuConfig(sku=STORE_SKU, name="Mug", weight_lb=1.0, price=Decimal("20")),
+            ]
+        }
+    )
+    settings = Settings(
+        payment_url=f"{live_sim.url}/payments",
+        carrier_url=f"{live_sim.url}/carrier",
+        supplier_url=f"{live_sim.url}/suppliers",
+    )
+    async with order_harness(time_env, sqlite_engine, net, task_queue, settings) as h:
+        yield h
+
+
+def no_duplicates(sim: LiveSim) -> None:
+    assert sim.effects()["duplicates"] == []
+
+
+async def test_authorize_capture_per_shipment_and_void_the_cancelled_part(
+    partnered: OrderHarness, live_sim: LiveSim
+) -> None:
+    order = make_order([("TEE-MERINO-M", 2)])  # 2 x 50.00
+    handle = await partnered.start(order)
+    state = await partnered.instructed(handle)
+    assert state.payment and state.payment.status == "authorized"
+    assert state.payment.authorized.amount == Decimal("100.00")
+    result = await handle.execute_update(
+        OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=1)])
+    )
+    assert result.amount_not_charged and result.amount_not_charged.amount == Decimal("50.00")
+    sid = state.shipments[0].shipment_id
+    await partnered.event(handle, sid, "shipped", carrier="UPS", tracking="1Z")
+    await partnered.event(handle, sid, "delivered")
+    await handle.result()
+    pay = (await partnered.state(handle)).payment
+    assert pay is not None
+    assert (pay.captured.amount, pay.released.amount) == (Decimal("50.00"), Decimal("50.00"))
+    subjects = live_sim.effects()["by_subject"]
+    assert subjects.get(f"capture:{sid}") == 1
+    assert sum(1 for s in subjects if s.startswith("void:")) == 1
+    no_duplicates(live_sim)
+
+
+async def test_a_declined_payment_holds_the_order_until_a_new_method_works(
+    partnered: OrderHarness, live_sim: LiveSim
+) -> None:
+    order = make_order([("TEE-MERINO-M", 1)]).model_copy(update={"payment_token": "tok_declined"})
+    handle = await partnered.start(order)
+    state = await partnered.until(
+        handle, lambda s: bool(s.holds) and bool(s.routes), "payment hold"
+    )
+    assert state.holds[0].kind == "payment" and state.status == OrderStatus.ON_HOLD
+    assert not any(e.kind == "instructed" for e in state.timeline)
+    pay = await handle.execute_update(
+        OrderWorkflow.update_payment, PaymentUpdate(payment_token="tok_visa")
+    )
+    assert pay.status == "authorized" and len(pay.declines) == 1
+    state = await partnered.instructed(handle)
+    assert not state.holds
+
+
+async def test_dropship_lines_go_to_the_supplier_as_a_purchase_order(
+    partnered: OrderHarness, live_sim: LiveSim
+) -> None:
+    handle = await partnered.start(make_order([("SUP-BOARD", 1)], zip_code="97217"))
+    state = await partnered.instructed(handle)
+    [sh] = state.shipments
+    assert sh.node == "ds-portland" and sh.po_id == f"PO-{sh.shipment_id}"
+    await handle.execute_update(OrderWorkflow.cancel, CancelRequest(reason="customer changed mind"))
+    await handle.result()
+    subjects = live_sim.effects()["by_subject"]
+    assert subjects.get(f"supplier-request:{sh.shipment_id}") == 1
+    assert subjects.get(f"supplier-cancel:{sh.shipment_id}") == 1  # cancelled at the supplier
+    no_duplicates(live_sim)
+
+
+async def test_ship_from_store_buys_a_label_and_voids_it_when_cancelled(
+    partnered: OrderHarness, live_sim: LiveSim
+) -> None:
+    handle = await partnered.start(make_order([(STORE_SKU, 1)]))
+    state = await partnered.instructed(handle)
+    [sh] = state.shipments
+    assert sh.node == "store-nyc"
+    await partnered.event(handle, sh.shipment_id, "accepted")
+    state = await partnered.until(
+        handle, lambda s: s.shipments[0].label_id is not None, "label bought"
+    )
+    label = state.shipments[0]
+    assert label.tracking and label.carrier
+    await handle.execute_update(OrderWorkflow.cancel, CancelRequest())
+    await handle.result()
+    final = await partnered.state(handle)
+    assert final.shipments[0].status == ShipmentStatus.CANCELLED
+    assert any(e.kind == "label-voided" for e in final.timeline)
+    subjects = live_sim.effects()["by_subject"]
+    assert sum(1 for s in subjects if "void" in s and label.label_id and label.label_id in s) == 1
+    no_duplicates(live_sim)

@@ -1,0 +1,128 @@
+"""The FastAPI application, its dependencies and an in-process uvicorn runner.
+
+`create_app(deps)` is pure wiring, so tests drive it over httpx's ASGI transport with a real
+Temporal and ledger; `serve()` runs the same app for `dom api` and `dom dev`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import sqlalchemy as sa
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from activities.inventory.db import create_engine, migrate
+from dom_workflows.client import DomClient, connect
+from dom_workflows.config import Settings
+from dom_workflows.network import load_network
+from workers.api import errors, inventory, orders, partners, shopify
+from workers.api.deps import ApiDeps
+from workers.api.security import load_secrets
+
+__all__ = ["ApiDeps", "api_dependencies", "create_app", "serve"]
+
+log = logging.getLogger("dom.api")
+HEALTH_TIMEOUT_S = 3.0
+
+
+def create_app(deps: ApiDeps) -> FastAPI:
+    app = FastAPI(
+        title="dom-workflows API",
+        version="1.0",
+        description=(
+            "Distributed order management on Temporal: submit and follow orders, read ATP, and "
+            "receive partner and sales-channel webhooks. Errors are RFC 9457 problem+json."
+        ),
+    )
+    app.state.deps = deps
+    errors.install(app)
+    for module in (orders, inventory, partners, shopify):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        """200 when the database and Temporal both answer; 503 (problem+json) otherwise."""
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                async with deps.engine.connect() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as e:  # any failure here is a health answer, not an error
+            checks["database"] = f"failing: {e!r}"[:200]
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                ok = await deps.dom.client.service_client.check_health()
+            checks["temporal"] = "ok" if ok else "not serving"
+        except Exception as e:
+            checks["temporal"] = f"failing: {e!r}"[:200]
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"status": "ok", **checks})
+        failing = ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok")
+        return errors.problem_response(503, "unhealthy", failing, request.url.path)
+
+    return app
+
+
+@contextlib.asynccontextmanager
+async def api_dependencies(settings: Settings) -> AsyncIterator[ApiDeps]:
+    """Temporal client, migrated DOM database, network and partner secrets, from settings."""
+    client = await connect(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        yield ApiDeps(
+            dom=DomClient(client, settings.task_queue),
+            engine=engine,
+            network=load_network(settings.network_path),
+            secrets=load_secrets(settings.partner_secrets_path),
+        )
+    finally:
+        await engine.dispose()
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the host process (`dom api`, `dom dev`) owns
+    SIGINT/SIGTERM and tells us to stop through an asyncio.Event."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    settings: Settings, port: int, stop: asyncio.Event, host: str = "127.0.0.1"
+) -> None:
+    """Serve the API until `stop` is set, then finish in-flight requests and return."""
+    async with api_dependencies(settings) as deps:
+        config = uvicorn.Config(
+            create_app(deps),
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="info",
+            access_log=False,
+        )
+        server = _EmbeddedServer(config)
+
+        async def run() -> None:
+            try:
+                await server.serve()
+            except SystemExit as e:
+                # uvicorn exits the process when it cannot bind; caught here, inside the task,
+                # it is an ordinary error for the caller instead of the event loop's death.
+                raise RuntimeError(f"the API could not start on {host}:{port}") from e
+
+        task = asyncio.create_task(run(), name="dom-api")
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            server.should_exit = True
+            stopper.cancel()
+            await task

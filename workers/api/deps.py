@@ -1,0 +1,29 @@
+"""What the API needs at run time, built once per process and shared by every request."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dom_workflows.client import DomClient
+from dom_workflows.network import Network
+from workers.api.security import PartnerSecrets
+
+
+@dataclass
+class ApiDeps:
+    dom: DomClient
+    engine: AsyncEngine
+    network: Network
+    secrets: PartnerSecrets
+    # Injected so signature freshness is testable without sleeping.
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def get_deps(request: Request) -> ApiDeps:
+    deps: ApiDeps = request.app.state.deps
+    return deps

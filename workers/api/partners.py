@@ -1,0 +1,214 @@
+"""Partner webhooks: fulfilment and shipment events, inventory feeds. Every request is signed
+(`X-DOM-Timestamp`, `X-DOM-Signature`) with the partner's own secret.
+
+Order of checks, so a refused request never changes anything: signature (401) -> body (422) ->
+already handled (200) -> order and shipment exist (404) -> the shipment's node belongs to this
+partner (403) -> signal the order workflow -> remember the event id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal, cast
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ValidationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.inventory.feeds import FeedRejected, FeedResult, apply_feed
+from dom_workflows.order.models import Shipment, ShipmentEvent, ShipmentEventType
+from dom_workflows.partners.models import (
+    EVENT_TO_SHIPMENT_EVENT,
+    InventoryFeed,
+    PartnerEvent,
+    order_id_of_shipment,
+)
+from workers.api import keys
+from workers.api.deps import ApiDeps, get_deps
+from workers.api.errors import Problem, parse_json, validation_problem
+from workers.api.orders import PROBLEMS, order_state
+from workers.api.security import verified_partner_body
+
+log = logging.getLogger("dom.api.partners")
+router = APIRouter(tags=["partners"])
+
+SIGNED = {
+    "parameters": [
+        {"name": "X-DOM-Timestamp", "in": "header", "required": True, "schema": {"type": "string"}},
+        {"name": "X-DOM-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
+    ]
+}
+
+
+class EventReceipt(BaseModel):
+    event_id: str
+    order_id: str
+    shipment_id: str
+    status: Literal["applied", "duplicate"]
+
+
+def _event_key(partner_id: str, event_id: str) -> str:
+    return keys.make_key("partner-event", partner_id, event_id)
+
+
+def _owner(deps: ApiDeps, node_id: str) -> str:
+    try:
+        node = deps.network.node(node_id)
+    except KeyError:
+        return node_id
+    # Demo nodes are their own partners; a network may say otherwise (a 3PL running many).
+    return node.partner_id or node.id
+
+
+def _check_lines(event: PartnerEvent, sh: Shipment) -> None:
+    if not event.lines:
+        return
+    have = {ln.line_id: ln.qty for ln in sh.lines}
+    bad = [
+        f"line {ln.line_id} x {ln.qty}"
+        for ln in event.lines
+        if ln.line_id not in have or ln.qty > have[ln.line_id] or ln.qty <= 0
+    ]
+    if bad:
+        raise Problem(
+            422,
+            "lines-mismatch",
+            f"{', '.join(bad)} not part of shipment {sh.shipment_id} "
+            f"(it holds {', '.join(f'line {k} x {v}' for k, v in have.items()) or 'nothing'})",
+        )
+
+
+def _parse_event(body: bytes) -> PartnerEvent:
+    try:
+        return PartnerEvent.model_validate(parse_json(body))
+    except ValidationError as e:
+        raise validation_problem(e, "the partner event") from None
+
+
+@router.post(
+    "/v1/partners/{partner_id}/events",
+    response_model=EventReceipt,
+    status_code=202,
+    responses={200: {"model": EventReceipt, "description": "already handled"}, **PROBLEMS},
+    openapi_extra={
+        **SIGNED,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PartnerEvent.model_json_schema()}},
+        },
+    },
+)
+async def partner_event(
+    partner_id: str, request: Request, response: Response, deps: ApiDeps = Depends(get_deps)
+) -> EventReceipt:
+    """A partner reports on a fulfilment request: accepted, rejected, shipped or delivered.
+    202 when it was passed to the order; 200 when this event id was handled before."""
+    body = await verified_partner_body(request, partner_id, deps.secrets, deps.clock)
+    event = _parse_event(body)
+    try:
+        order_id = order_id_of_shipment(event.shipment_id)
+    except ValueError as e:
+        raise Problem(
+            404, "unknown-shipment", f"shipment {event.shipment_id!r} does not exist: {e}"
+        ) from None
+    if event.order_id is not None and event.order_id != order_id:
+        raise Problem(
+            422,
+            "order-mismatch",
+            f"shipment {event.shipment_id} belongs to order {order_id}, not {event.order_id}",
+        )
+    key = _event_key(partner_id, event.event_id)
+    if await keys.lookup(deps.engine, key) is not None:
+        response.status_code = 200
+        return EventReceipt(
+            event_id=event.event_id,
+            order_id=order_id,
+            shipment_id=event.shipment_id,
+            status="duplicate",
+        )
+    state = await order_state(deps, order_id)
+    sh = next((s for s in state.shipments if s.shipment_id == event.shipment_id), None)
+    if sh is None:
+        raise Problem(
+            404, "unknown-shipment", f"order {order_id} has no shipment {event.shipment_id}"
+        )
+    owner = _owner(deps, sh.node)
+    if owner != partner_id:
+        raise Problem(
+            403,
+            "not-your-shipment",
+            f"shipment {sh.shipment_id} was sent to node {sh.node}, which partner {partner_id} "
+            "does not operate",
+        )
+    _check_lines(event, sh)
+    signal = ShipmentEvent(
+        event_id=event.event_id,
+        shipment_id=event.shipment_id,
+        type=cast(ShipmentEventType, EVENT_TO_SHIPMENT_EVENT[event.type]),
+        carrier=event.carrier,
+        tracking=event.tracking,
+        reason=event.reason,
+        lines=event.lines,
+        occurred_at=event.occurred_at,
+    )
+    try:
+        await deps.dom.send_shipment_event(order_id, signal)
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            raise Problem(
+                409,
+                "order-closed",
+                f"order {order_id} is already {state.status.value}; the event was not applied",
+            ) from None
+        raise
+    # Remembered only after the signal landed: a failed signal can be retried by the partner.
+    # A concurrent duplicate may also have signalled; the workflow dedupes by event id.
+    await keys.remember(
+        deps.engine, key, "partner-event", {"order_id": order_id, "type": event.type}
+    )
+    log.info("%s: %s %s for %s", partner_id, event.type, event.event_id, event.shipment_id)
+    return EventReceipt(
+        event_id=event.event_id, order_id=order_id, shipment_id=event.shipment_id, status="applied"
+    )
+
+
+@router.post(
+    "/v1/partners/{partner_id}/inventory",
+    response_model=FeedResult,
+    responses=PROBLEMS,
+    openapi_extra={
+        **SIGNED,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": InventoryFeed.model_json_schema()}},
+        },
+    },
+)
+async def partner_inventory(
+    partner_id: str, request: Request, deps: ApiDeps = Depends(get_deps)
+) -> FeedResult:
+    """A node's on-hand, as a snapshot (absolute) or deltas. Changes on_hand only, never
+    reservations; applied once per feed_id (a repeat returns the first result, duplicate=true).
+    A reported on-hand below what is reserved is kept at the reserved level and returned under
+    `shortfalls`."""
+    body = await verified_partner_body(request, partner_id, deps.secrets, deps.clock)
+    data: Any = parse_json(body)
+    try:
+        feed = InventoryFeed.model_validate(data)
+    except ValidationError as e:
+        raise validation_problem(e, "the inventory feed") from None
+    try:
+        node_owner = deps.network.node(feed.node).partner_id or feed.node
+    except KeyError:
+        raise Problem(404, "unknown-node", f"node {feed.node!r} is not in the network") from None
+    if node_owner != partner_id:
+        raise Problem(
+            403, "not-your-node", f"partner {partner_id} does not operate node {feed.node}"
+        )
+    try:
+        result = await apply_feed(deps.engine, feed)
+    except FeedRejected as e:
+        raise Problem(422, "feed-rejected", str(e)) from None
+    for s in result.shortfalls:
+        log.warning("inventory shortfall: %s", s.detail)
+    return result

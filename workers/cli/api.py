@@ -1,0 +1,34 @@
+"""`dom api`: serve the HTTP API (OpenAPI docs at /docs)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from workers.cli.common import console, run, settings
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("api")
+    def api(
+        port: int = typer.Option(8000, help="Port to listen on."),
+        host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 in containers."),
+    ) -> None:
+        """Serve the HTTP API until Ctrl-C / SIGTERM."""
+        import logging
+        import signal
+
+        from workers.api.app import serve
+
+        logging.basicConfig(level=logging.INFO)
+
+        async def go() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            console.print(f"API on http://{host}:{port} (docs at /docs)")
+            await serve(settings(), port, stop, host)
+
+        run(go())

@@ -1,0 +1,110 @@
+"""`dom route` and `dom bench routing`: the routing engine from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True)
+
+
+def _console() -> Console:
+    console = Console()
+    # Piped output has no width; 120 columns keeps the tables readable in files and CI logs.
+    return console if console.is_terminal else Console(width=120)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def route(
+    scenario: Annotated[
+        Path, typer.Argument(help="Scenario JSON (nodes, skus, inventory, rates, policy, order).")
+    ],
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy", "-s", help="optimal, priority, distance, shopify, fewest-splits."
+        ),
+    ] = "optimal",
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show candidates, exclusions and alternatives.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Plan which nodes ship which units of the scenario's order, and say why."""
+    from dom_workflows.routing import RoutingError, load_scenario, plan_route
+
+    try:
+        plan = plan_route(load_scenario(scenario), strategy)
+    except RoutingError as exc:
+        raise _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(plan.model_dump(mode="json"), indent=2))
+        return
+    from dom_workflows.routing.render import render_plan
+
+    render_plan(_console(), plan, explain=explain)
+
+
+def bench_routing(
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Synthetic orders.")] = 1000,
+    nodes: Annotated[
+        int, typer.Option("--nodes", min=2, help="Nodes in the synthetic network.")
+    ] = 50,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed; same seed, same network and orders.")
+    ] = 7,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the results here.")
+    ] = None,
+) -> None:
+    """Run every routing strategy on the same synthetic orders and compare them."""
+    from dom_workflows.routing.bench import as_dicts, run_bench
+
+    stats = run_bench(orders, nodes, seed)
+    table = Table(title=f"routing bench: {orders} orders, {nodes} nodes, seed {seed}")
+    for col in (
+        "strategy",
+        "mean cost",
+        "vs distance",
+        "split rate",
+        "transit days",
+        "promise hit",
+        "backorders",
+        "p50 ms",
+        "p99 ms",
+    ):
+        table.add_column(col, justify="left" if col == "strategy" else "right", no_wrap=True)
+    ref = next((s for s in stats if s.strategy == "distance"), stats[0])
+    for s in stats:
+        table.add_row(
+            s.strategy,
+            f"${s.mean_cost:,.2f}",
+            f"{(s.mean_cost / ref.mean_cost - 1) * 100:+.1f}%",
+            f"{s.split_rate:.1%}",
+            f"{s.mean_transit_days:.2f}",
+            f"{s.promise_hit_rate:.1%}",
+            f"{s.backorder_rate:.2%}",
+            f"{s.p50_ms:.2f}",
+            f"{s.p99_ms:.2f}",
+        )
+    _console().print(table)
+    if json_file is not None:
+        payload = {"orders": orders, "nodes": nodes, "seed": seed, "strategies": as_dicts(stats)}
+        json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `route` and `bench routing` to the `dom` app."""
+    app.command("route")(route)
+    bench = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+    bench.command("routing")(bench_routing)
+    app.add_typer(bench, name="bench")

@@ -1,0 +1,293 @@
+"""The demo order stream and the live status board of `dom dev --demo`.
+
+Orders are realistic and random: real US ZIP codes across the country, 1-4 lines of the demo
+catalogue, a mix of customer tiers, channels and service levels, and now and then a store
+pickup (BOPIS). They go in through the public HTTP API, exactly as a channel would send them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+from temporalio.client import Client
+
+from dom_workflows.network import Network
+from dom_workflows.order.models import OrderStatus
+
+# (zip, city, state): real ZIP codes, spread over every region the network serves.
+DESTINATIONS = [
+    ("10118", "New York", "NY"),
+    ("02108", "Boston", "MA"),
+    ("19103", "Philadelphia", "PA"),
+    ("20001", "Washington", "DC"),
+    ("28202", "Charlotte", "NC"),
+    ("30303", "Atlanta", "GA"),
+    ("33131", "Miami", "FL"),
+    ("32801", "Orlando", "FL"),
+    ("37203", "Nashville", "TN"),
+    ("43215", "Columbus", "OH"),
+    ("48226", "Detroit", "MI"),
+    ("46204", "Indianapolis", "IN"),
+    ("60601", "Chicago", "IL"),
+    ("53202", "Milwaukee", "WI"),
+    ("55401", "Minneapolis", "MN"),
+    ("63101", "St. Louis", "MO"),
+    ("64105", "Kansas City", "MO"),
+    ("70112", "New Orleans", "LA"),
+    ("73102", "Oklahoma City", "OK"),
+    ("75201", "Dallas", "TX"),
+    ("77002", "Houston", "TX"),
+    ("78701", "Austin", "TX"),
+    ("80202", "Denver", "CO"),
+    ("84111", "Salt Lake City", "UT"),
+    ("85004", "Phoenix", "AZ"),
+    ("87102", "Albuquerque", "NM"),
+    ("89101", "Las Vegas", "NV"),
+    ("83702", "Boise", "ID"),
+    ("59601", "Helena", "MT"),
+    ("98101", "Seattle", "WA"),
+    ("97204", "Portland", "OR"),
+    ("94111", "San Francisco", "CA"),
+    ("95814", "Sacramento", "CA"),
+    ("90012", "Los Angeles", "CA"),
+    ("92101", "San Diego", "CA"),
+    ("04101", "Portland", "ME"),
+    ("05401", "Burlington", "VT"),
+]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Emma",
+    "Femi",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jon",
+    "Kai",
+    "Lena",
+    "Mo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+]
+LAST = [
+    "Ruiz",
+    "Park",
+    "Nguyen",
+    "Okafor",
+    "Smith",
+    "Cohen",
+    "Rossi",
+    "Khan",
+    "Berg",
+    "Silva",
+    "Lee",
+    "Novak",
+]
+STREETS = ["Main St", "Oak Ave", "Maple Dr", "Pine St", "Cedar Ln", "Elm St", "Lake Rd", "Hill St"]
+TIERS = (["standard", "loyalty", "vip"], [70, 20, 10])
+CHANNELS = (["web", "mobile", "marketplace", "store"], [55, 25, 12, 8])
+SERVICES = (["ground", "express", "overnight"], [70, 22, 8])
+PROMISE = {"ground": None, "express": 3, "overnight": 1}
+BOPIS_SHARE = 0.08
+DROPSHIP_SHARE = 0.03  # the dropship-only SKUs come from the supplier node
+
+
+class DemoOrders:
+    """Random but plausible orders from the demo network."""
+
+    def __init__(
+        self, network: Network, rng: random.Random | None = None, prefix: str = "DEMO"
+    ) -> None:
+        self.network = network
+        self.rng = rng or random.Random()
+        self.prefix = prefix
+        self.seq = 0
+        self.catalogue = [s for s in network.skus if "dropship-only" not in s.tags]
+        self.dropship = [s for s in network.skus if "dropship-only" in s.tags]
+        self.pickup_nodes = [n.id for n in network.nodes if n.pickup]
+
+    def _pick(self, options: tuple[list[str], list[int]]) -> str:
+        return self.rng.choices(options[0], weights=options[1])[0]
+
+    def next(self) -> dict[str, Any]:
+        rng = self.rng
+        self.seq += 1
+        n_lines = rng.choices([1, 2, 3, 4], weights=[45, 30, 15, 10])[0]
+        skus = rng.sample(self.catalogue, n_lines)
+        if self.dropship and rng.random() < DROPSHIP_SHARE:
+            skus[-1] = rng.choice(self.dropship)
+        lines = [
+            {
+                "line_id": str(i + 1),
+                "sku": s.sku,
+                "qty": rng.choices([1, 2, 3], weights=[80, 15, 5])[0],
+                "unit_price": {"amount": str(s.price), "currency": self.network.currency},
+            }
+            for i, s in enumerate(skus)
+        ]
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        tier = self._pick(TIERS)
+        order: dict[str, Any] = {
+            "order_id": f"{self.prefix}-{self.seq:05d}",
+            "channel": self._pick(CHANNELS),
+            "customer": {"id": f"C-{rng.randint(1000, 99999)}", "tier": tier},
+            "lines": lines,
+            "tags": ["demo"],
+            "placed_at": datetime.now(UTC).isoformat(),
+        }
+        if self.pickup_nodes and rng.random() < BOPIS_SHARE:
+            order |= {"delivery": "pickup", "pickup_node": rng.choice(self.pickup_nodes)}
+            return order
+        zip_code, city, state = rng.choice(DESTINATIONS)
+        service = self._pick(SERVICES)
+        if tier == "vip" and service == "ground":
+            service = "express"  # VIPs mostly pay for speed
+        order |= {
+            "ship_to": {
+                "name": name,
+                "line1": f"{rng.randint(1, 9999)} {rng.choice(STREETS)}",
+                "city": city,
+                "state": state,
+                "zip": zip_code,
+                "country": "US",
+            },
+            "service_level": service,
+        }
+        if PROMISE[service]:
+            order["promise_days"] = PROMISE[service]
+        return order
+
+
+@dataclass
+class StreamStats:
+    submitted: int = 0
+    refused: int = 0
+    errors: int = 0
+    last_error: str = ""
+    started: float = field(default_factory=time.time)
+
+
+async def order_stream(
+    api_url: str, orders: DemoOrders, rate: float, stats: StreamStats, stop: asyncio.Event
+) -> None:
+    """POST orders to the API at `rate` per second until `stop`; survives an API hiccup."""
+    interval = 1.0 / rate if rate > 0 else float("inf")
+    async with httpx.AsyncClient(base_url=api_url, timeout=10.0) as http:
+        next_at = time.monotonic()
+        while not stop.is_set():
+            body = orders.next()
+            try:
+                r = await http.post("/v1/orders", json=body)
+                if r.status_code in (200, 202):
+                    stats.submitted += 1
+                else:
+                    stats.refused += 1
+                    stats.last_error = f"{r.status_code} {r.text[:120]}"
+            except httpx.HTTPError as e:
+                stats.errors += 1
+                stats.last_error = repr(e)[:120]
+            next_at += interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, next_at - time.monotonic()))
+
+
+STATUS_STYLE = {
+    OrderStatus.RECEIVED: "white",
+    OrderStatus.ROUTED: "cyan",
+    OrderStatus.FULFILLING: "blue",
+    OrderStatus.PARTIALLY_SHIPPED: "magenta",
+    OrderStatus.SHIPPED: "yellow",
+    OrderStatus.COMPLETED: "green",
+    OrderStatus.CANCELLED: "dim",
+    OrderStatus.FAILED: "red",
+}
+
+
+async def count_by_status(client: Client, since: datetime) -> Counter[str]:
+    """Orders started since `since`, by the OrderStatus search attribute (Temporal visibility)."""
+    base = f"WorkflowType='OrderWorkflow' AND StartTime >= '{since.isoformat()}'"
+    counts: Counter[str] = Counter()
+    try:
+        result = await client.count_workflows(f"{base} GROUP BY OrderStatus")
+        for group in result.groups:
+            counts[str(group.group_values[0])] += group.count
+        return counts
+    except Exception:
+        # Visibility stores that cannot GROUP BY a custom attribute: one count per status.
+        for status in OrderStatus:
+            r = await client.count_workflows(f"{base} AND OrderStatus='{status.value}'")
+            counts[status.value] = r.count
+        return counts
+
+
+def render_board(counts: Counter[str], stats: StreamStats, links: dict[str, str]) -> Group:
+    table = Table(title="Demo orders by status (this session)", min_width=48)
+    table.add_column("status")
+    table.add_column("orders", justify="right")
+    table.add_column("", min_width=20)
+    total = sum(counts.values()) or 1
+    for status in OrderStatus:
+        n = counts.get(status.value, 0)
+        style = STATUS_STYLE.get(status, "white")
+        table.add_row(
+            Text(status.value, style=style), str(n), Text("█" * round(20 * n / total), style=style)
+        )
+    table.add_row("total", str(sum(counts.values())), "", style="bold")
+    elapsed = int(time.time() - stats.started)
+    footer = Text(
+        f"submitted {stats.submitted} in {elapsed}s, refused {stats.refused}, API errors {stats.errors}"
+        + (f" (last: {stats.last_error})" if stats.last_error else "")
+    )
+    addresses = Text("\n".join(f"{k:<12}{v}" for k, v in links.items()), style="dim")
+    return Group(table, footer, addresses, Text("Ctrl-C stops everything.", style="dim"))
+
+
+async def status_board(
+    client: Client,
+    stats: StreamStats,
+    links: dict[str, str],
+    stop: asyncio.Event,
+    console: Console,
+    since: datetime,
+    every: float = 1.0,
+) -> None:
+    """A live terminal table; without a terminal (a log file), a snapshot every 10 s."""
+    counts: Counter[str] = Counter()
+
+    async def refresh() -> None:
+        nonlocal counts
+        with contextlib.suppress(Exception):  # a visibility hiccup must not end the demo
+            counts = await count_by_status(client, since)
+
+    if not console.is_terminal:
+        while not stop.is_set():
+            await refresh()
+            console.print(render_board(counts, stats, links))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 10.0)
+        return
+    with Live(render_board(counts, stats, links), console=console, refresh_per_second=4) as live:
+        while not stop.is_set():
+            await refresh()
+            live.update(render_board(counts, stats, links))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)

@@ -1,0 +1,166 @@
+"""Fulfilment nodes (warehouses, 3PLs, stores) and the shared fulfilment lifecycle.
+
+A request is taken at once (202); what happens next arrives as partner events after the
+configured delays: accepted (or rejected, at `reject_rate`), shipped with carrier and tracking,
+delivered. Cancelling before the parcel ships stops the pending events. Dropship suppliers
+(suppliers.py) reuse the same lifecycle for purchase orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dom_workflows.fulfillment.models import FulfillmentRequest
+from dom_workflows.partners.models import PartnerEvent, PartnerEventType
+from workers.simulator.config import SimConfig
+from workers.simulator.events import EventPoster
+from workers.simulator.idempotency import Outcome
+
+log = logging.getLogger("dom.simulator.nodes")
+
+REJECT_REASONS = [
+    "stock discrepancy at cycle count",
+    "node at capacity for today's wave",
+    "item damaged on pick",
+]
+CANCELLABLE = ("received", "accepted")
+
+
+@dataclass
+class Job:
+    shipment_id: str
+    order_id: str
+    partner: str
+    service: str
+    kind: str  # "node" | "supplier"
+    status: str = "received"
+    carrier: str | None = None
+    tracking: str | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "shipment_id": self.shipment_id,
+            "order_id": self.order_id,
+            "partner": self.partner,
+            "kind": self.kind,
+            "status": self.status,
+            "carrier": self.carrier,
+            "tracking": self.tracking,
+        }
+
+
+def carrier_for(service: str) -> str:
+    return "UPS-SIM" if service == "ground" else "FEDEX-SIM"
+
+
+def tracking_for(carrier: str, shipment_id: str) -> str:
+    digest = int(hashlib.sha256(shipment_id.encode()).hexdigest()[:15], 16)
+    return f"1ZSIM{digest:016d}"[:18] if carrier == "UPS-SIM" else f"{digest:015d}"[:15]
+
+
+class Fulfilments:
+    def __init__(self, config: SimConfig, poster: EventPoster, rng: random.Random) -> None:
+        self.config = config
+        self.poster = poster
+        self.rng = rng
+        self.jobs: dict[str, Job] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def request(self, partner: str, payload: dict[str, Any]) -> Outcome:
+        req = FulfillmentRequest.model_validate(payload)
+        return self.take(partner, req.shipment_id, req.order_id, req.service, "node")
+
+    def take(
+        self, partner: str, shipment_id: str, order_id: str, service: str, kind: str
+    ) -> Outcome:
+        if not self.poster.knows(partner):
+            # Without a secret its events could not be signed: make the misconfiguration loud.
+            return Outcome(404, {"error": f"unknown partner {partner!r} (no webhook secret)"})
+        existing = self.jobs.get(shipment_id)
+        if existing is not None:
+            # Same shipment under another key: taken already, and no second parcel.
+            return Outcome(409, {"error": "already received", **existing.view()})
+        job = Job(shipment_id, order_id, partner, service, kind)
+        self.jobs[shipment_id] = job
+        job.task = asyncio.get_running_loop().create_task(self._lifecycle(job))
+        self.tasks.add(job.task)
+        job.task.add_done_callback(self.tasks.discard)
+        return Outcome(202, job.view(), subject=f"{kind}-request:{shipment_id}")
+
+    def cancel(self, partner: str, shipment_id: str) -> Outcome:
+        job = self.jobs.get(shipment_id)
+        if job is None or job.partner != partner:
+            return Outcome(404, {"error": f"no request {shipment_id} at {partner}"})
+        if job.status == "cancelled":
+            return Outcome(200, job.view())
+        if job.status not in CANCELLABLE:
+            return Outcome(409, {"error": f"cannot cancel: {job.status}", **job.view()})
+        job.status = "cancelled"
+        if job.task is not None:
+            job.task.cancel()
+        return Outcome(200, job.view(), subject=f"{job.kind}-cancel:{shipment_id}")
+
+    # -- what the partner does next -----------------------------------------------------------
+
+    def _delay(self, base: float) -> float:
+        spread = base * self.config.jitter
+        return max(0.0, base + self.rng.uniform(-spread, spread))
+
+    async def _emit(self, job: Job, type_: PartnerEventType, **fields: Any) -> None:
+        event = PartnerEvent(
+            event_id=f"{job.shipment_id}:{type_.split('.')[-1]}",
+            type=type_,
+            shipment_id=job.shipment_id,
+            order_id=job.order_id,
+            occurred_at=datetime.now(UTC),
+            **fields,
+        )
+        await self.poster.post(job.partner, event)
+
+    async def _lifecycle(self, job: Job) -> None:
+        try:
+            await asyncio.sleep(self._delay(self.config.accept_delay))
+            if self.rng.random() < self.config.reject_rate:
+                job.status = "rejected"
+                reason = self.rng.choice(REJECT_REASONS)
+                await self._emit(job, "fulfillment.rejected", reason=reason)
+                return
+            job.status = "accepted"
+            await self._emit(job, "fulfillment.accepted")
+            await asyncio.sleep(self._delay(self.config.ship_delay))
+            if job.status == "cancelled":
+                return
+            # From here on the parcel is with the carrier and can no longer be cancelled.
+            job.status = "shipped"
+            job.carrier = carrier_for(job.service)
+            job.tracking = tracking_for(job.carrier, job.shipment_id)
+            await self._emit(job, "shipment.shipped", carrier=job.carrier, tracking=job.tracking)
+            await asyncio.sleep(self._delay(self.config.deliver_delay))
+            job.status = "delivered"
+            await self._emit(job, "shipment.delivered", carrier=job.carrier, tracking=job.tracking)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug here must not kill the simulator; it shows in its log
+            log.exception("lifecycle of %s failed", job.shipment_id)
+
+    async def aclose(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+
+    async def reset(self) -> None:
+        await self.aclose()
+        self.jobs.clear()
