@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from activities.inventory import schema
 from dom_workflows.order.models import OrderState, ShipmentStatus
 from tests.api.conftest import Api, assert_problem
 
@@ -310,3 +311,28 @@ async def test_bad_feeds_are_refused_and_change_nothing(api: Api) -> None:
     ok = await api.signed(node, "inventory", good)
     assert ok.status_code == 200 and ok.json()["duplicate"] is False
     assert (await api.position(node, "FLEECE-M"))[0] == 3
+
+
+async def test_an_inventory_feed_wakes_the_orders_waiting_for_that_sku(api: Api) -> None:
+    sku = "HAMMOCK"
+    pos = schema.inventory_positions
+    async with api.engine.begin() as conn:  # sold out everywhere: ATP 0 at every node
+        await conn.execute(pos.update().where(pos.c.sku == sku).values(on_hand=pos.c.safety_stock))
+    order_id = await api.submit(lines=[(sku, 2)])
+    await api.until(
+        order_id,
+        lambda s: s.lines[0].backordered == 2 and s.backorder_workflow_id is not None,
+        "backorder",
+    )
+    on_hand, _ = await api.position("wh-columbus", sku)
+    feed = {
+        "feed_id": f"feed-{uuid.uuid4().hex[:8]}",
+        "node": "wh-columbus",
+        "mode": "delta",
+        "items": [{"sku": sku, "delta": 5}],
+    }
+    r = await api.signed("wh-columbus", "inventory", feed)
+    assert r.status_code == 200, r.text
+    state = await api.until(order_id, lambda s: s.lines[0].backordered == 0, "the backorder filled")
+    assert [(sh.node, sh.lines[0].qty) for sh in state.shipments] == [("wh-columbus", 2)]
+    assert await api.position("wh-columbus", sku) == (on_hand + 5, 2)

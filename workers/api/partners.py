@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inventory.feeds import FeedRejected, FeedResult, apply_feed
+from dom_workflows.backorder.models import StockArrival
 from dom_workflows.order.models import Shipment, ShipmentEvent, ShipmentEventType
 from dom_workflows.partners.models import (
     EVENT_TO_SHIPMENT_EVENT,
@@ -211,4 +212,16 @@ async def partner_inventory(
         raise Problem(422, "feed-rejected", str(e)) from None
     for s in result.shortfalls:
         log.warning("inventory shortfall: %s", s.detail)
+    if not result.duplicate:
+        await wake_backorders(deps, feed.node, feed.feed_id, result)
     return result
+
+
+async def wake_backorders(deps: ApiDeps, node: str, feed_id: str, result: FeedResult) -> None:
+    """Stock that went up wakes the backorders waiting for it, first come first served."""
+    for change in result.changes:
+        added = change.on_hand_after - change.on_hand_before
+        if added > 0:
+            await deps.dom.stock_arrived(
+                change.sku, StockArrival(node=node, qty=added, reference=f"{feed_id}:{change.sku}")
+            )

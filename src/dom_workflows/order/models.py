@@ -189,6 +189,7 @@ class Shipment(BaseModel):
     po_id: str | None = None  # dropship: the purchase order sent to the supplier
     label_id: str | None = None  # ship-from-store: the label the DOM bought
     captured: Money | None = None
+    capture_id: str | None = None  # refunds (returns) are made against this capture
 
     @property
     def units(self) -> int:

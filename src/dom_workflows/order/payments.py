@@ -42,6 +42,9 @@ class PaymentsMixin(HoldsMixin):
         assert self._destination is not None
         if not self._destination.partners.payments or not workflow.patched(PAYMENTS_PATCH):
             return
+        if self._state.order_value.amount == 0:
+            self._event("payment", "nothing to charge (zero-value order, e.g. an exchange)")
+            return
         self._payments_on = True
         zero = Money.zero(self._state.order_value.currency)
         self._state.payment = PaymentSummary(
@@ -107,7 +110,7 @@ class PaymentsMixin(HoldsMixin):
         except ActivityError as e:
             self._escalate(f"capture of {amount} for {sh.shipment_id} failed: {failure_cause(e)}")
             return
-        sh.captured = result.amount
+        sh.captured, sh.capture_id = result.amount, result.capture_id
         pay.captured = result.captured_total
         pay.status = "captured"
         self._event("captured", f"{result.amount} captured", sh.shipment_id)
