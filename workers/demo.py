@@ -109,6 +109,8 @@ SERVICES = (["ground", "express", "overnight"], [70, 22, 8])
 PROMISE = {"ground": None, "express": 3, "overnight": 1}
 BOPIS_SHARE = 0.08
 DROPSHIP_SHARE = 0.03  # the dropship-only SKUs come from the supplier node
+# Customers who order again minutes later: with a consolidation window, both leave as one parcel.
+REPEAT_SHARE = 0.12
 
 
 class DemoOrders:
@@ -124,6 +126,7 @@ class DemoOrders:
         self.catalogue = [s for s in network.skus if "dropship-only" not in s.tags]
         self.dropship = [s for s in network.skus if "dropship-only" in s.tags]
         self.pickup_nodes = [n.id for n in network.nodes if n.pickup]
+        self.last_shipped: dict[str, Any] | None = None
 
     def _pick(self, options: tuple[list[str], list[int]]) -> str:
         return self.rng.choices(options[0], weights=options[1])[0]
@@ -131,6 +134,12 @@ class DemoOrders:
     def next(self) -> dict[str, Any]:
         rng = self.rng
         self.seq += 1
+        if self.last_shipped is not None and rng.random() < REPEAT_SHARE:
+            # The same customer again, to the same address, with the same basket.
+            again = {**self.last_shipped, "order_id": f"{self.prefix}-{self.seq:05d}"}
+            again["placed_at"] = datetime.now(UTC).isoformat()
+            self.last_shipped = None
+            return again
         n_lines = rng.choices([1, 2, 3, 4], weights=[45, 30, 15, 10])[0]
         skus = rng.sample(self.catalogue, n_lines)
         if self.dropship and rng.random() < DROPSHIP_SHARE:
@@ -174,6 +183,7 @@ class DemoOrders:
         }
         if PROMISE[service]:
             order["promise_days"] = PROMISE[service]
+        self.last_shipped = order
         return order
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,8 @@ def edge_settings(settings: Settings, opts: DevOptions) -> Settings:
         carrier_url=f"{sim}/carrier",
         payment_url=f"{sim}/payments",
         supplier_url=f"{sim}/suppliers",
+        # Short enough to watch: a customer's repeat order within it ships in the same parcel.
+        consolidation_window=settings.consolidation_window or timedelta(seconds=15),
     )
 
 

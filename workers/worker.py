@@ -19,22 +19,31 @@ from temporalio.worker import Worker
 
 from activities.backorder.activities import WaitlistActivities
 from activities.carrier.activities import CarrierActivities
+from activities.consolidation.activities import ConsolidationActivities
 from activities.fulfillment.activities import FulfillmentActivities
 from activities.inventory.activities import InventoryActivities
 from activities.inventory.db import create_engine, migrate
 from activities.order.activities import OrderActivities
 from activities.payment.activities import PaymentActivities
+from activities.returns.activities import ReturnActivities, ReturnClientActivities
 from activities.supplier.activities import SupplierActivities
 from dom_workflows.backorder.workflows import BackorderWorkflow, SkuWaitlistWorkflow
 from dom_workflows.config import Settings
+from dom_workflows.consolidation.workflows import ConsolidationWorkflow
 from dom_workflows.network import Network, load_network
 from dom_workflows.order.models import PartnerSetup
 from dom_workflows.order.workflows import OrderWorkflow
+from dom_workflows.returns.workflows import ReturnWorkflow
 from dom_workflows.routing import load_policy
 
 log = logging.getLogger("dom.worker")
 
-WORKFLOWS: list[type] = [OrderWorkflow, BackorderWorkflow, SkuWaitlistWorkflow]
+WORKFLOWS: list[type] = [
+    OrderWorkflow,
+    BackorderWorkflow,
+    SkuWaitlistWorkflow,
+    ConsolidationWorkflow,
+]
 
 
 @dataclass
@@ -87,6 +96,14 @@ class Dependencies:
             acts += [carrier.rate_shop, carrier.purchase_label, carrier.void_label]
         supplier = SupplierActivities(self.http, self.network, fallback_base_url=self.supplier_url)
         acts += [supplier.send_purchase_order, supplier.cancel_purchase_order]
+        returns = ReturnActivities(self.engine, self.network, self.partners())
+        acts += [
+            returns.open_return,
+            returns.record_return_receipt,
+            returns.restock_returned,
+            returns.expire_return,
+            returns.close_return,
+        ]
         return acts
 
 
@@ -100,6 +117,11 @@ async def dependencies(
         await migrate(eng)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
         net = network or load_network(settings.network_path)
+        if settings.consolidation_window is not None:
+            policy = net.order_policy.model_copy(
+                update={"consolidation_window": settings.consolidation_window}
+            )
+            net = net.model_copy(update={"order_policy": policy})
         if settings.partner_sim_url:
             net = with_simulated_nodes(net, settings.partner_sim_url)
         try:
@@ -131,7 +153,8 @@ def with_simulated_nodes(network: Network, sim_url: str) -> Network:
 def client_activities(client: Client, task_queue: str) -> list[Any]:
     """Activities that need the Temporal client itself (signal-with-start)."""
     waitlist = WaitlistActivities(client, task_queue)
-    return [waitlist.join_waitlist, waitlist.leave_waitlist]
+    consolidation = ConsolidationActivities(client, task_queue)
+    return [waitlist.join_waitlist, waitlist.leave_waitlist, consolidation.join_consolidation]
 
 
 def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: Any) -> Worker:

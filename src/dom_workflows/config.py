@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 TASK_QUEUE = "dom-orders"
@@ -35,6 +36,8 @@ class Settings:
     payment_url: str | None = None
     supplier_url: str | None = None
     api_url: str = "http://127.0.0.1:8000"
+    # Overrides the network's order_policy.consolidation_window (the demo turns it on).
+    consolidation_window: timedelta | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,4 +64,9 @@ class Settings:
             supplier_url=os.environ.get("DOM_SUPPLIER_URL")
             or (f"{sim}/suppliers" if sim else None),
             api_url=_env("DOM_API_URL", "http://127.0.0.1:8000"),
+            consolidation_window=(
+                timedelta(seconds=float(os.environ["DOM_CONSOLIDATION_SECONDS"]))
+                if os.environ.get("DOM_CONSOLIDATION_SECONDS")
+                else None
+            ),
         )

@@ -208,3 +208,21 @@ async def test_declines_are_remembered_per_key(h: SimHarness) -> None:
     assert first.status_code == again.status_code == 402
     assert first.json()["error"] == "card_declined"
     assert (await h.effects())["by_key"] == {}
+
+
+async def test_a_consolidation_group_leaves_as_one_parcel(make_sim: SimFactory) -> None:
+    h = await make_sim(accept_delay=0.01, ship_delay=0.01, deliver_delay=5.0)
+    grouped = ["O-7:1:wh-reno", "O-8:1:wh-reno"]
+    alone = "O-9:1:wh-reno"
+    for sid in grouped:
+        body = {**fulfilment(sid), "consolidation_group": "CG-O-7:1:wh-reno"}
+        assert (await h.post("/nodes/wh-reno/fulfillment-requests", body, sid)).status_code == 202
+    await h.post("/nodes/wh-reno/fulfillment-requests", fulfilment(alone), alone)
+    ids = [*grouped, alone]
+    await h.receiver.wait_for(lambda: all("shipment.shipped" in h.receiver.types(s) for s in ids))
+    tracking = {
+        e["shipment_id"]: e["tracking"]
+        for _, e in h.receiver.events
+        if e["type"] == "shipment.shipped"
+    }
+    assert tracking[grouped[0]] == tracking[grouped[1]] != tracking[alone]

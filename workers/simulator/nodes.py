@@ -40,6 +40,7 @@ class Job:
     partner: str
     service: str
     kind: str  # "node" | "supplier"
+    group: str | None = None  # consolidation group: its shipments leave as one parcel
     status: str = "received"
     carrier: str | None = None
     tracking: str | None = None
@@ -78,10 +79,18 @@ class Fulfilments:
 
     def request(self, partner: str, payload: dict[str, Any]) -> Outcome:
         req = FulfillmentRequest.model_validate(payload)
-        return self.take(partner, req.shipment_id, req.order_id, req.service, "node")
+        return self.take(
+            partner, req.shipment_id, req.order_id, req.service, "node", req.consolidation_group
+        )
 
     def take(
-        self, partner: str, shipment_id: str, order_id: str, service: str, kind: str
+        self,
+        partner: str,
+        shipment_id: str,
+        order_id: str,
+        service: str,
+        kind: str,
+        group: str | None = None,
     ) -> Outcome:
         if not self.poster.knows(partner):
             # Without a secret its events could not be signed: make the misconfiguration loud.
@@ -90,7 +99,7 @@ class Fulfilments:
         if existing is not None:
             # Same shipment under another key: taken already, and no second parcel.
             return Outcome(409, {"error": "already received", **existing.view()})
-        job = Job(shipment_id, order_id, partner, service, kind)
+        job = Job(shipment_id, order_id, partner, service, kind, group)
         self.jobs[shipment_id] = job
         job.task = asyncio.get_running_loop().create_task(self._lifecycle(job))
         self.tasks.add(job.task)
@@ -143,7 +152,8 @@ class Fulfilments:
             # From here on the parcel is with the carrier and can no longer be cancelled.
             job.status = "shipped"
             job.carrier = carrier_for(job.service)
-            job.tracking = tracking_for(job.carrier, job.shipment_id)
+            # Consolidated shipments are one parcel: one tracking number for the group.
+            job.tracking = tracking_for(job.carrier, job.group or job.shipment_id)
             await self._emit(job, "shipment.shipped", carrier=job.carrier, tracking=job.tracking)
             await asyncio.sleep(self._delay(self.config.deliver_delay))
             job.status = "delivered"

@@ -16,6 +16,8 @@ class FulfillmentRequest(BaseModel):
     service: str
     lines: list[ShipmentLine]
     ship_to: Address
+    # Shipments with the same group (one customer, one address) leave as one parcel.
+    consolidation_group: str | None = None
 
 
 class CancelFulfillment(BaseModel):

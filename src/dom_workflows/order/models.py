@@ -190,6 +190,7 @@ class Shipment(BaseModel):
     label_id: str | None = None  # ship-from-store: the label the DOM bought
     captured: Money | None = None
     capture_id: str | None = None  # refunds (returns) are made against this capture
+    consolidation_group: str | None = None
 
     @property
     def units(self) -> int:

@@ -25,6 +25,7 @@ from dom_workflows.order.base import (
     NODE_RETRY,
     failure_cause,
 )
+from dom_workflows.order.consolidation import ConsolidationMixin
 from dom_workflows.order.partner_steps import PartnerStepsMixin
 from dom_workflows.order.payments import PaymentsMixin
 
@@ -55,7 +56,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @workflow.defn
-class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin):
+class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin, ConsolidationMixin):
     @workflow.init
     def __init__(self, order: OrderRequest) -> None:
         self._init_state(order)
@@ -67,6 +68,7 @@ class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin):
         self._failure: Exception | None = None
         self._line_rejections: list[tuple[Shipment, list[ShipmentLine], str]] = []
         self._stock_woken = []
+        self._consolidated = {}
 
     # ----------------------------------------------------------------- run
     @workflow.run
@@ -300,6 +302,7 @@ class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin):
 
     async def _instruct(self, sh: Shipment) -> bool:
         await self._until_released()  # a held order sends nothing new to nodes
+        await self._consolidate(sh)
         async with self._lock:
             if sh.status != ShipmentStatus.REQUESTED or self._terminal() or sh.units == 0:
                 return False
@@ -317,6 +320,7 @@ class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin):
                             service=sh.service,
                             lines=sh.lines,
                             ship_to=ship_to,
+                            consolidation_group=sh.consolidation_group,
                         ),
                         start_to_close_timeout=NODE_CALL_TIMEOUT,
                         schedule_to_close_timeout=NODE_GIVE_UP,
