@@ -21,6 +21,12 @@ from workers.worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 RECORDING = os.environ.get("DOM_RECORD_HISTORIES") == "1"
+# Recorded histories guard runs started by older code: never overwrite one unless asked.
+FORCE = os.environ.get("DOM_RECORD_FORCE") == "1"
+
+
+def already_recorded(prefix: str) -> bool:
+    return not FORCE and any(HISTORIES.glob(f"{prefix}*.json"))
 
 
 def history_files() -> list[Path]:
@@ -43,6 +49,8 @@ async def test_recorded_history_replays(path: Path) -> None:
 @pytest.mark.skipif(not RECORDING, reason="set DOM_RECORD_HISTORIES=1 (make record-histories)")
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_record(name: str, harness: OrderHarness) -> None:
+    if already_recorded(name):
+        pytest.skip(f"{name} is recorded (DOM_RECORD_FORCE=1 to overwrite)")
     handle = await SCENARIOS[name](harness)
     history = await handle.fetch_history()
     out = HISTORIES / f"{name}.json"

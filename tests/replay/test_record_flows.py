@@ -1,0 +1,224 @@
+"""Recorded histories of the long-running flows (backorders, holds, partial rejections,
+payments with dropship and store labels, consolidation). `make record-histories` writes them;
+tests/replay/test_replay.py replays every file in histories/ on every run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.inventory import ledger, schema
+from dom_workflows.backorder.models import StockArrival
+from dom_workflows.client import DomClient
+from dom_workflows.config import Settings
+from dom_workflows.inventory.models import InventoryReceipt
+from dom_workflows.network import Network, SkuConfig
+from dom_workflows.order.models import ReleaseHold, ShipmentLine
+from dom_workflows.order.workflows import OrderWorkflow
+from tests.conftest import LiveSim
+from tests.order.conftest import OrderHarness, make_order, order_harness
+from tests.replay.test_replay import HISTORIES, RECORDING, already_recorded
+
+FLOWS = [
+    "flow_backorder_filled",
+    "flow_fraud_hold_released",
+    "flow_partial_rejection",
+    "flow_payments_dropship_store_label",
+    "flow_consolidated_orders",
+]
+record = pytest.mark.skipif(
+    not RECORDING, reason="set DOM_RECORD_HISTORIES=1 (make record-histories)"
+)
+
+
+@pytest.fixture(autouse=True)
+def _keep_existing(request: pytest.FixtureRequest) -> None:
+    name: str = request.node.name
+    if name.startswith("test_record_"):
+        flow = "flow_" + name.removeprefix("test_record_")
+        if already_recorded(f"{flow}__"):
+            pytest.skip(f"{flow} is recorded (DOM_RECORD_FORCE=1 to overwrite)")
+
+
+def test_every_flow_has_recorded_histories() -> None:
+    recorded = {p.name.split("__")[0] for p in HISTORIES.glob("flow_*.json")}
+    assert set(FLOWS) <= recorded, f"record missing flows: {set(FLOWS) - recorded}"
+
+
+async def save(client: Client, flow: str, workflow_ids: list[str]) -> None:
+    for wid in workflow_ids:
+        history = await client.get_workflow_handle(wid).fetch_history()
+        out: Path = HISTORIES / f"{flow}__{wid}.json"
+        out.write_text(
+            json.dumps({"workflow_id": wid, "history": json.loads(history.to_json())}, indent=1)
+        )
+
+
+async def deliver_all(h: OrderHarness, handle: Any, *, accept: bool = True) -> None:
+    state = await h.state(handle)
+    for sh in state.shipments:
+        if sh.status.is_open:
+            if accept:
+                await h.event(handle, sh.shipment_id, "accepted")
+            await h.event(handle, sh.shipment_id, "shipped", carrier="UPS", tracking=f"1Z{sh.node}")
+            await h.event(handle, sh.shipment_id, "delivered")
+
+
+async def add_sku(
+    engine: AsyncEngine, network: Network, sku: str, node: str | None, qty: int
+) -> Network:
+    async with engine.begin() as conn:
+        await conn.execute(
+            schema.skus.insert().values(
+                sku=sku, name=sku, weight_lb=1.0, price=Decimal("20"), tags=[]
+            )
+        )
+        if node:
+            await conn.execute(
+                schema.inventory_positions.insert().values(
+                    node_id=node,
+                    sku=sku,
+                    on_hand=qty,
+                    reserved=0,
+                    safety_stock=2,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+    return network.model_copy(
+        update={
+            "skus": [
+                *network.skus,
+                SkuConfig(sku=sku, name=sku, weight_lb=1.0, price=Decimal("20")),
+            ]
+        }
+    )
+
+
+@record
+async def test_record_backorder_filled(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    net = await add_sku(sqlite_engine, network, "REC-BO", None, 0)
+    async with order_harness(time_env, sqlite_engine, net, task_queue) as h:
+        handle = await h.start(make_order([("REC-BO", 1)], order_id="REC-BO-1"))
+        await h.until(handle, lambda s: s.backorder_workflow_id is not None, "backorder")
+        await ledger.receive(
+            h.engine, InventoryReceipt(node="wh-reno", sku="REC-BO", qty=3, reference="REC-ASN")
+        )
+        for _ in range(50):  # the waiting list is started by the backorder's activity
+            if await DomClient(h.client, task_queue).stock_arrived(
+                "REC-BO", StockArrival(node="wh-reno", qty=3, reference="REC-ASN")
+            ):
+                break
+        await h.until(
+            handle, lambda s: s.lines[0].backordered == 0 and len(s.shipments) == 1, "filled"
+        )
+        await h.instructed(handle)
+        await deliver_all(h, handle)
+        await handle.result()
+        await h.client.get_workflow_handle("waitlist-REC-BO").result()
+        await save(
+            h.client, "flow_backorder_filled", [handle.id, "backorder-REC-BO-1", "waitlist-REC-BO"]
+        )
+
+
+@record
+async def test_record_fraud_hold_released(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    policy = network.order_policy.model_copy(update={"fraud_review_value": Decimal("10.00")})
+    async with order_harness(
+        time_env, sqlite_engine, network.model_copy(update={"order_policy": policy}), task_queue
+    ) as h:
+        handle = await h.start(make_order([("TEE-MERINO-M", 1)], order_id="REC-HOLD-1"))
+        await h.until(handle, lambda s: bool(s.holds) and bool(s.routes), "held")
+        await handle.execute_update(OrderWorkflow.release_hold, ReleaseHold(note="reviewed"))
+        await h.instructed(handle)
+        await deliver_all(h, handle)
+        await handle.result()
+        await save(h.client, "flow_fraud_hold_released", [handle.id])
+
+
+@record
+async def test_record_partial_rejection(harness: OrderHarness) -> None:
+    h = harness
+    handle = await h.start(
+        make_order([("BOOT-HIKE-9", 1), ("TEE-MERINO-M", 1)], order_id="REC-PARTIAL-1")
+    )
+    state = await h.instructed(handle)
+    sh = state.shipments[0]
+    tee = next(sl for sl in sh.lines if sl.sku == "TEE-MERINO-M")
+    await h.event(
+        handle,
+        sh.shipment_id,
+        "rejected",
+        reason="damaged",
+        lines=[ShipmentLine(line_id=tee.line_id, sku=tee.sku, qty=1)],
+    )
+    await h.until(handle, lambda s: len(s.shipments) == 2, "re-route")
+    await h.instructed(handle, 2)
+    await deliver_all(h, handle)
+    await handle.result()
+    await save(h.client, "flow_partial_rejection", [handle.id])
+
+
+@record
+async def test_record_payments_dropship_store_label(
+    time_env: WorkflowEnvironment,
+    sqlite_engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    live_sim: LiveSim,
+) -> None:
+    net = await add_sku(sqlite_engine, network, "REC-MUG", "store-nyc", 10)
+    settings = Settings(
+        payment_url=f"{live_sim.url}/payments",
+        carrier_url=f"{live_sim.url}/carrier",
+        supplier_url=f"{live_sim.url}/suppliers",
+    )
+    async with order_harness(time_env, sqlite_engine, net, task_queue, settings) as h:
+        handle = await h.start(make_order([("SUP-BOARD", 1), ("REC-MUG", 1)], order_id="REC-PAY-1"))
+        state = await h.instructed(handle, 2)
+        for sh in state.shipments:
+            await h.event(handle, sh.shipment_id, "accepted")
+        await h.until(handle, lambda s: any(x.label_id for x in s.shipments), "store label")
+        await deliver_all(h, handle, accept=False)
+        await handle.result()
+        await save(h.client, "flow_payments_dropship_store_label", [handle.id])
+
+
+@record
+async def test_record_consolidated_orders(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    window = timedelta(minutes=10)
+    policy = network.order_policy.model_copy(update={"consolidation_window": window})
+    async with order_harness(
+        time_env, sqlite_engine, network.model_copy(update={"order_policy": policy}), task_queue
+    ) as h:
+        handles = []
+        for n in (1, 2):
+            order = make_order([("BOOT-HIKE-9", 1)], order_id=f"REC-CONS-{n}")
+            order = order.model_copy(
+                update={"customer": order.customer.model_copy(update={"id": "C-REC"})}
+            )
+            handles.append(await h.start(order))
+        for handle in handles:
+            await h.until(handle, lambda s: bool(s.routes), "routed")
+        await h.env.sleep(window + timedelta(seconds=1))
+        for handle in handles:
+            await h.instructed(handle)
+            await deliver_all(h, handle)
+            await handle.result()
+        await h.client.get_workflow_handle("consolidate-C-REC").result()
+        await save(
+            h.client, "flow_consolidated_orders", [*(x.id for x in handles), "consolidate-C-REC"]
+        )
