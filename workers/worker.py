@@ -25,6 +25,7 @@ from activities.inventory.activities import InventoryActivities
 from activities.inventory.db import create_engine, migrate
 from activities.order.activities import OrderActivities
 from activities.payment.activities import PaymentActivities
+from activities.returns.activities import ReturnActivities, ReturnClientActivities
 from activities.supplier.activities import SupplierActivities
 from dom_workflows.backorder.workflows import BackorderWorkflow, SkuWaitlistWorkflow
 from dom_workflows.config import Settings
@@ -32,6 +33,7 @@ from dom_workflows.consolidation.workflows import ConsolidationWorkflow
 from dom_workflows.network import Network, load_network
 from dom_workflows.order.models import PartnerSetup
 from dom_workflows.order.workflows import OrderWorkflow
+from dom_workflows.returns.workflows import ReturnWorkflow
 from dom_workflows.routing import load_policy
 
 log = logging.getLogger("dom.worker")
@@ -41,6 +43,7 @@ WORKFLOWS: list[type] = [
     BackorderWorkflow,
     SkuWaitlistWorkflow,
     ConsolidationWorkflow,
+    ReturnWorkflow,
 ]
 
 
@@ -94,6 +97,14 @@ class Dependencies:
             acts += [carrier.rate_shop, carrier.purchase_label, carrier.void_label]
         supplier = SupplierActivities(self.http, self.network, fallback_base_url=self.supplier_url)
         acts += [supplier.send_purchase_order, supplier.cancel_purchase_order]
+        returns = ReturnActivities(self.engine, self.network, self.partners())
+        acts += [
+            returns.open_return,
+            returns.record_return_receipt,
+            returns.restock_returned,
+            returns.expire_return,
+            returns.close_return,
+        ]
         return acts
 
 
@@ -144,7 +155,15 @@ def client_activities(client: Client, task_queue: str) -> list[Any]:
     """Activities that need the Temporal client itself (signal-with-start)."""
     waitlist = WaitlistActivities(client, task_queue)
     consolidation = ConsolidationActivities(client, task_queue)
-    return [waitlist.join_waitlist, waitlist.leave_waitlist, consolidation.join_consolidation]
+    returns = ReturnClientActivities(client, task_queue)
+    return [
+        waitlist.join_waitlist,
+        waitlist.leave_waitlist,
+        consolidation.join_consolidation,
+        returns.read_order_for_return,
+        returns.wake_backorders,
+        returns.start_replacement_order,
+    ]
 
 
 def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: Any) -> Worker:

@@ -75,3 +75,92 @@ SCENARIOS: dict[str, Scenario] = {
     "order_cancel_partial_then_whole": cancel_partial_then_whole,
     "order_invalid": invalid_order,
 }
+
+
+# ----------------------------------------------------------------- returns (ReturnWorkflow)
+# Run with the simulator as payment provider and carrier (test_replay.py: test_record_return);
+# each returns the ReturnWorkflow's handle, whose history is recorded.
+
+
+def _returns(h: OrderHarness) -> Any:
+    from dom_workflows.client import DomClient
+    from tests.returns.conftest import Returns
+
+    return Returns(h, DomClient(h.client, h.task_queue), h.engine)
+
+
+def _rma(*lines: tuple[str, int], **kw: Any) -> Any:
+    from dom_workflows.returns.models import ReturnLineRequest, ReturnRequest
+
+    return ReturnRequest(
+        lines=[ReturnLineRequest(line_id=lid, qty=q, reason="recorded") for lid, q in lines], **kw
+    )
+
+
+def _receipt(rma_id: str, *lines: tuple[str, int, str]) -> Any:
+    from dom_workflows.returns.models import ReceivedUnits, ReturnReceipt
+
+    return ReturnReceipt(
+        event_id=f"{rma_id}:received",
+        rma_id=rma_id,
+        lines=[ReceivedUnits(line_id=lid, qty=q, grade=g) for lid, q, g in lines],  # type: ignore[arg-type]
+    )
+
+
+async def return_received_restocked_refunded(h: OrderHarness) -> WorkflowHandle[Any, Any]:
+    r = _returns(h)
+    order = make_order([("BOOT-HIKE-9", 3)], order_id="REC-RET-REFUND")
+    await r.deliver(order)
+    rma = (await r.dom.create_return(order.order_id, _rma(("1", 2)))).rma_id
+    await r.until(rma, lambda s: s.label is not None, "a return label")
+    receipt = _receipt(rma, ("1", 1, "resell"), ("1", 1, "scrap"))
+    await r.dom.report_return_received(rma, receipt)
+    await r.dom.report_return_received(rma, receipt)  # a redelivered event
+    await r.result(rma)
+    handle: WorkflowHandle[Any, Any] = r.dom.return_handle(rma)
+    return handle
+
+
+async def return_window_expired(h: OrderHarness) -> WorkflowHandle[Any, Any]:
+    from datetime import timedelta
+
+    r = _returns(h)
+    order = make_order([("BOOT-HIKE-9", 1)], order_id="REC-RET-EXPIRED")
+    await r.deliver(order)
+    rma = (await r.dom.create_return(order.order_id, _rma(("1", 1)))).rma_id
+    await r.until(rma, lambda s: s.label is not None, "a return label")
+    await r.result(rma, skip=timedelta(days=31))
+    handle: WorkflowHandle[Any, Any] = r.dom.return_handle(rma)
+    return handle
+
+
+async def return_exchange(h: OrderHarness) -> WorkflowHandle[Any, Any]:
+    r = _returns(h)
+    order = make_order([("BOOT-HIKE-9", 1)], order_id="REC-RET-EXCHANGE")
+    await r.deliver(order)
+    rma = (await r.dom.create_return(order.order_id, _rma(("1", 1), exchange=True))).rma_id
+    await r.until(rma, lambda s: s.label is not None, "a return label")
+    await r.dom.report_return_received(rma, _receipt(rma, ("1", 1, "refurbish")))
+    await r.result(rma)
+    handle: WorkflowHandle[Any, Any] = r.dom.return_handle(rma)
+    return handle
+
+
+async def return_refused(h: OrderHarness) -> WorkflowHandle[Any, Any]:
+    from dom_workflows.client import ReturnRefused
+
+    r = _returns(h)
+    order = make_order([("BOOT-HIKE-9", 1)], order_id="REC-RET-REFUSED")
+    await r.deliver(order)
+    with pytest.raises(ReturnRefused):
+        await r.dom.create_return(order.order_id, _rma(("1", 2)))
+    handle: WorkflowHandle[Any, Any] = r.dom.return_handle(f"RMA-{order.order_id}-1")
+    return handle
+
+
+RETURN_SCENARIOS: dict[str, Scenario] = {
+    "return_received_restocked_refunded": return_received_restocked_refunded,
+    "return_window_expired": return_window_expired,
+    "return_exchange": return_exchange,
+    "return_refused": return_refused,
+}

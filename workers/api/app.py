@@ -20,7 +20,7 @@ from activities.inventory.db import create_engine, migrate
 from dom_workflows.client import DomClient, connect
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
-from workers.api import errors, inventory, orders, partners, shopify
+from workers.api import errors, holds, inventory, orders, partners, returns, shopify
 from workers.api.deps import ApiDeps
 from workers.api.security import load_secrets
 
@@ -41,7 +41,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     errors.install(app)
-    for module in (orders, inventory, partners, shopify):
+    for module in (orders, holds, inventory, partners, returns, shopify):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"])

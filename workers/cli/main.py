@@ -2,7 +2,7 @@
 
 import typer
 
-from workers.cli import api, dev, routing, simulate
+from workers.cli import api, dev, returns, routing, simulate
 from workers.cli.inventory import inventory_app
 from workers.cli.order import order_app, shipment_app
 
@@ -18,3 +18,4 @@ dev.register(app)
 routing.register(app)
 api.register(app)
 simulate.register(app)
+returns.register(app)

@@ -1,0 +1,491 @@
+"""ReturnWorkflow: one durable run per RMA (workflow ID `return-<rma_id>`).
+
+read the order -> open (validate lines, delivery and window; record the RMA in the database,
+where over-return is impossible) -> return label -> wait for the return node's receipt until
+the window closes (else expire: release the RMA's units, void the label) -> record the grades ->
+restock resellable units and wake backorders -> refund each capture, or start the replacement
+order of an exchange -> close.
+
+An RMA that cannot be opened fails (type UnknownOrder / InvalidReturn / ReturnRefused / RmaTaken)
+so its number can be used again; callers wait for the `state` query to leave
+`return_requested` (DomClient.create_return), which says open or refused and why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from dom_workflows.order.base import (
+    DB_RETRY,
+    DB_TIMEOUT,
+    NODE_CALL_TIMEOUT,
+    NODE_RETRY,
+    failure_cause,
+)
+from dom_workflows.order.payments import PAYMENT_RETRY, PAYMENT_TIMEOUT
+
+with workflow.unsafe.imports_passed_through():
+    from activities.carrier.activities import CarrierActivities
+    from activities.payment.activities import PaymentActivities
+    from activities.returns.activities import ReturnActivities, ReturnClientActivities
+    from dom_workflows.money import Money
+    from dom_workflows.order import search_attributes as attrs
+    from dom_workflows.order.models import TimelineEvent
+    from dom_workflows.payment.models import Refund
+    from dom_workflows.returns import logic
+    from dom_workflows.returns.models import (
+        REFUND_SEQ_BASE,
+        REFUSAL_TYPES,
+        RETURN_REFUSED,
+        CloseReturn,
+        ExchangeLine,
+        GradedLine,
+        OpenedReturn,
+        OpenReturn,
+        OrderSnapshot,
+        ReadOrder,
+        RecordReceipt,
+        RefundRecord,
+        ReplacementOrder,
+        Restock,
+        ReturnInput,
+        ReturnLabel,
+        ReturnLineState,
+        ReturnReceipt,
+        ReturnResult,
+        ReturnState,
+        ReturnStatus,
+        WakeBackorders,
+        exchange_order_id,
+        return_workflow_id,
+    )
+    from dom_workflows.shipping.models import LabelRequest, Parcel, RateRequest, VoidLabel
+
+
+@workflow.defn
+class ReturnWorkflow:
+    @workflow.init
+    def __init__(self, inp: ReturnInput) -> None:
+        self._inp = inp
+        self._state = ReturnState(
+            rma_id=inp.rma_id,
+            order_id=inp.order_id,
+            workflow_id=return_workflow_id(inp.rma_id),
+            status=ReturnStatus.REQUESTED,
+            requested_by=inp.request.requested_by,
+            exchange=inp.request.exchange,
+        )
+        self._snapshot: OrderSnapshot | None = None
+        self._receipt: ReturnReceipt | None = None
+        self._seen_events: set[str] = set()
+        # Set once the run decided how the RMA ends; a receipt after that is escalated.
+        self._closing = False
+
+    # ----------------------------------------------------------------- run
+    @workflow.run
+    async def run(self, inp: ReturnInput) -> ReturnResult:
+        units = sum(ln.qty for ln in inp.request.lines)
+        self._event(
+            "requested",
+            f"{units} units of order {inp.order_id} asked back by {inp.request.requested_by}"
+            + (" for an exchange" if inp.request.exchange else ""),
+        )
+        self._refresh()
+        try:
+            opened = await self._open(inp)
+        except ActivityError as e:
+            cause = e.cause
+            kind = (
+                cause.type
+                if isinstance(cause, ApplicationError) and cause.type in REFUSAL_TYPES
+                else RETURN_REFUSED
+            )
+            reason = failure_cause(e)
+            self._state.refusal_kind = kind
+            self._stop(ReturnStatus.REFUSED, reason)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise ApplicationError(reason, type=kind, non_retryable=True) from None
+
+        await self._issue_label(opened)
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._receipt is not None,
+                timeout=max(opened.deadline - workflow.now(), timedelta(seconds=1)),
+                timeout_summary=f"return window: {opened.return_node} to receive {opened.rma_id} "
+                f"by {opened.deadline:%Y-%m-%d %H:%M} UTC",
+            )
+        self._closing = True
+        if self._receipt is None:
+            await self._expire(opened)
+        else:
+            await self._receive(opened, self._receipt)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        st = self._state
+        return ReturnResult(
+            rma_id=st.rma_id,
+            status=st.status,
+            refunded=st.refunded,
+            manual_refund=st.manual_refund,
+            exchange_order_id=st.exchange_order_id,
+            stop_reason=st.stop_reason,
+        )
+
+    async def _open(self, inp: ReturnInput) -> OpenedReturn:
+        self._snapshot = await workflow.execute_activity_method(
+            ReturnClientActivities.read_order_for_return,
+            ReadOrder(order_id=inp.order_id),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"read order {inp.order_id}",
+        )
+        opened = await workflow.execute_activity_method(
+            ReturnActivities.open_return,
+            OpenReturn(
+                rma_id=inp.rma_id,
+                order_id=inp.order_id,
+                seq=inp.seq,
+                request=inp.request,
+                order=self._snapshot,
+                as_of=workflow.now(),
+            ),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"check {len(inp.request.lines)} lines against delivery and the return "
+            f"window; record {inp.rma_id}",
+        )
+        st = self._state
+        st.customer_id = opened.customer.id
+        st.return_node = opened.return_node
+        st.deadline = opened.deadline
+        st.lines = [
+            ReturnLineState(
+                line_id=ln.line_id,
+                sku=ln.sku,
+                qty=ln.qty,
+                unit_price=ln.unit_price,
+                reason=ln.reason,
+            )
+            for ln in opened.lines
+        ]
+        st.status = ReturnStatus.OPEN
+        self._event(
+            "opened",
+            f"{inp.rma_id} open: return to {opened.return_node} by "
+            f"{opened.deadline:%Y-%m-%d %H:%M} UTC",
+        )
+        self._refresh()
+        return opened
+
+    # ----------------------------------------------------------------- label
+    async def _issue_label(self, opened: OpenedReturn) -> None:
+        if not opened.partners.return_labels:
+            self._event("label", "no carrier integration: no return label issued")
+            return
+        if opened.ship_to is None:
+            self._event("label", "the order had no ship-to address: no return label issued")
+            return
+        parcel = Parcel(weight_lb=opened.parcel_lb)
+        try:
+            quotes = await workflow.execute_activity_method(
+                CarrierActivities.rate_shop,
+                RateRequest(
+                    shipment_id=opened.rma_id,
+                    order_id=opened.order_id,
+                    ship_from=opened.ship_to,
+                    ship_to=opened.return_address,
+                    parcel=parcel,
+                ),
+                start_to_close_timeout=NODE_CALL_TIMEOUT,
+                retry_policy=NODE_RETRY,
+                summary=f"rate-shop the return of {opened.rma_id} ({opened.parcel_lb} lb)",
+            )
+            if quotes.best is None:
+                self._escalate(f"no carrier quoted the return of {opened.rma_id}; send a label")
+                return
+            label = await workflow.execute_activity_method(
+                CarrierActivities.purchase_label,
+                LabelRequest(
+                    shipment_id=opened.rma_id,
+                    order_id=opened.order_id,
+                    carrier=quotes.best.carrier,
+                    service=quotes.best.service,
+                    ship_from=opened.ship_to,
+                    ship_to=opened.return_address,
+                    parcel=parcel,
+                    rate_id=quotes.best.rate_id,
+                    is_return=True,
+                ),
+                start_to_close_timeout=NODE_CALL_TIMEOUT,
+                retry_policy=NODE_RETRY,
+                summary=f"buy a {quotes.best.carrier} {quotes.best.service} return label "
+                f"for {opened.rma_id}",
+            )
+        except ActivityError as e:
+            self._escalate(f"return label for {opened.rma_id} not bought: {failure_cause(e)}")
+            return
+        self._state.label = ReturnLabel(
+            label_id=label.label_id,
+            carrier=label.carrier,
+            service=label.service,
+            tracking=label.tracking,
+            label_url=label.label_url,
+            cost=label.cost,
+        )
+        self._event("label", f"{label.carrier} {label.service} return label {label.tracking}")
+        self._refresh()
+
+    # ----------------------------------------------------------------- receipt
+    async def _receive(self, opened: OpenedReturn, receipt: ReturnReceipt) -> None:
+        st = self._state
+        st.status = ReturnStatus.RECEIVED
+        problems = logic.receipt_problems(st.lines, receipt)
+        if problems:
+            self._escalate(
+                f"receipt {receipt.event_id} does not match {st.rma_id}: "
+                + "; ".join(problems)
+                + " (only authorised units are counted)"
+            )
+        graded = logic.grade(st.lines, receipt)
+        for g, ln in zip(graded, st.lines, strict=True):
+            ln.received, ln.resell, ln.refurbish, ln.scrap = (
+                g.received,
+                g.resell,
+                g.refurbish,
+                g.scrap,
+            )
+        self._event(
+            "received",
+            f"{sum(g.received for g in graded)} units received at {opened.return_node}: "
+            f"{sum(g.resell for g in graded)} resell, {sum(g.refurbish for g in graded)} "
+            f"refurbish, {sum(g.scrap for g in graded)} scrap",
+        )
+        self._refresh()
+        await workflow.execute_activity_method(
+            ReturnActivities.record_return_receipt,
+            RecordReceipt(rma_id=st.rma_id, lines=graded),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"record the grades of {st.rma_id}",
+        )
+        for g, ln in zip(graded, st.lines, strict=True):
+            if g.resell:
+                await self._restock(opened, g, ln)
+        if not any(g.received for g in graded):
+            self._escalate(f"nothing authorised on {st.rma_id} came back; nothing to refund")
+            await self._close(ReturnStatus.CLOSED, "nothing authorised was received")
+            return
+        if opened.exchange:
+            await self._exchange(opened, graded)
+        else:
+            await self._refund(opened, graded)
+
+    async def _restock(self, opened: OpenedReturn, g: GradedLine, ln: ReturnLineState) -> None:
+        restock = Restock(
+            rma_id=opened.rma_id,
+            line_id=g.line_id,
+            node=opened.return_node,
+            sku=g.sku,
+            qty=g.resell,
+        )
+        await workflow.execute_activity_method(
+            ReturnActivities.restock_returned,
+            restock,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"restock {g.resell} x {g.sku} at {opened.return_node}",
+        )
+        ln.restocked = g.resell
+        self._event("restocked", f"{g.resell} x {g.sku} back in stock at {opened.return_node}")
+        await workflow.execute_activity_method(
+            ReturnClientActivities.wake_backorders,
+            WakeBackorders(
+                sku=g.sku, node=opened.return_node, qty=g.resell, reference=restock.reference
+            ),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"wake backorders waiting for {g.sku}",
+        )
+
+    async def _refund(self, opened: OpenedReturn, graded: list[GradedLine]) -> None:
+        st = self._state
+        zero = Money.zero(opened.currency)
+        plan, manual = logic.refund_plan(opened, graded)
+        why: list[str] = []
+        if manual.amount > 0:
+            why.append(f"{manual} was not captured by the DOM (no capture to refund against)")
+        if plan and not opened.partners.refunds:
+            unpaid = sum((amount for _, amount in plan), start=zero)
+            why.append(f"{unpaid}: no payment provider is configured")
+            manual, plan = manual + unpaid, []
+        refunded = zero
+        for k, (capture_id, amount) in enumerate(plan, start=1):
+            seq = REFUND_SEQ_BASE * opened.seq + k
+            try:
+                result = await workflow.execute_activity_method(
+                    PaymentActivities.refund_payment,
+                    Refund(
+                        capture_id=capture_id,
+                        order_id=opened.order_id,
+                        seq=seq,
+                        amount=amount,
+                        reason=f"return {opened.rma_id}",
+                    ),
+                    start_to_close_timeout=PAYMENT_TIMEOUT,
+                    retry_policy=PAYMENT_RETRY,
+                    summary=f"refund {amount} on capture {capture_id}",
+                )
+            except ActivityError as e:
+                why.append(f"{amount} on capture {capture_id}: {failure_cause(e)}")
+                manual = manual + amount
+                continue
+            st.refunds.append(
+                RefundRecord(
+                    seq=seq, capture_id=capture_id, amount=result.amount, refund_id=result.refund_id
+                )
+            )
+            refunded = refunded + result.amount
+            self._event("refunded", f"{result.amount} refunded on capture {capture_id}")
+        st.refunded = refunded if st.refunds else None
+        if manual.amount > 0:
+            st.manual_refund = manual
+            self._escalate(f"{manual} to be refunded manually: " + "; ".join(why))
+            await self._close(ReturnStatus.REFUND_MANUAL, f"{manual} to be refunded manually")
+        else:
+            await self._close(ReturnStatus.REFUNDED, f"{refunded} refunded")
+
+    async def _exchange(self, opened: OpenedReturn, graded: list[GradedLine]) -> None:
+        complete = all(g.received == ln.qty for g, ln in zip(graded, opened.lines, strict=True))
+        if opened.exchange_lines is None:
+            wanted: dict[str, int] = {}
+            for g in graded:
+                if g.received:
+                    wanted[g.sku] = wanted.get(g.sku, 0) + g.received
+            lines = [ExchangeLine(sku=sku, qty=qty) for sku, qty in wanted.items()]
+        elif complete:
+            lines = opened.exchange_lines
+        else:
+            self._escalate(
+                f"exchange {opened.rma_id}: not every unit came back, so the requested "
+                "replacement was not ordered; the units received are refunded instead"
+            )
+            await self._refund(opened, graded)
+            return
+        assert self._snapshot is not None
+        started = await workflow.execute_activity_method(
+            ReturnClientActivities.start_replacement_order,
+            ReplacementOrder(
+                rma_id=opened.rma_id,
+                order_id=exchange_order_id(opened.order_id, opened.seq),
+                original=self._snapshot.request,
+                currency=opened.currency,
+                lines=lines,
+            ),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"start replacement order {exchange_order_id(opened.order_id, opened.seq)}",
+        )
+        self._state.exchange_order_id = started.order_id
+        what = ", ".join(f"{x.sku} x{x.qty}" for x in lines)
+        await self._close(ReturnStatus.EXCHANGED, f"replacement order {started.order_id}: {what}")
+
+    async def _close(self, status: ReturnStatus, reason: str) -> None:
+        await workflow.execute_activity_method(
+            ReturnActivities.close_return,
+            CloseReturn(rma_id=self._state.rma_id, status=status.value),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"close {self._state.rma_id} ({status.value})",
+        )
+        self._stop(status, reason)
+
+    # ----------------------------------------------------------------- expiry
+    async def _expire(self, opened: OpenedReturn) -> None:
+        expired = await workflow.execute_activity_method(
+            ReturnActivities.expire_return,
+            CloseReturn(rma_id=opened.rma_id, status=ReturnStatus.EXPIRED.value),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=f"expire {opened.rma_id}: its units are no longer expected back",
+        )
+        label = self._state.label
+        if label is not None and not label.voided:
+            try:
+                await workflow.execute_activity_method(
+                    CarrierActivities.void_label,
+                    VoidLabel(
+                        label_id=label.label_id, shipment_id=opened.rma_id, reason="RMA expired"
+                    ),
+                    start_to_close_timeout=NODE_CALL_TIMEOUT,
+                    retry_policy=NODE_RETRY,
+                    summary=f"void return label {label.tracking}",
+                )
+                label.voided = True
+                self._event("label-voided", f"return label {label.tracking} voided")
+            except ActivityError as e:
+                self._escalate(f"return label {label.label_id} not voided: {failure_cause(e)}")
+        self._stop(
+            ReturnStatus.EXPIRED,
+            f"{expired.units} units not received at {opened.return_node} before the return "
+            f"window closed on {opened.deadline:%Y-%m-%d %H:%M} UTC",
+        )
+
+    # ----------------------------------------------------------------- messages
+    @workflow.signal
+    def received(self, receipt: ReturnReceipt) -> None:
+        """The return node's `return.received` event. Redelivered events change nothing."""
+        if receipt.event_id in self._seen_events:
+            return
+        self._seen_events.add(receipt.event_id)
+        if (
+            self._closing
+            or self._receipt is not None
+            or self._state.status
+            not in (
+                ReturnStatus.REQUESTED,
+                ReturnStatus.OPEN,
+            )
+        ):
+            units = sum(r.qty for r in receipt.lines)
+            self._escalate(
+                f"receipt {receipt.event_id} ({units} units) arrived while {self._state.rma_id} "
+                f"was {self._state.status.value}; not applied, handle the units manually"
+            )
+            return
+        self._receipt = receipt
+        self._state.receipt_event_id = receipt.event_id
+
+    @workflow.query
+    def state(self) -> ReturnState:
+        return self._state
+
+    # ----------------------------------------------------------------- bookkeeping
+    def _event(self, kind: str, message: str) -> None:
+        self._state.timeline.append(TimelineEvent(at=workflow.now(), kind=kind, message=message))
+
+    def _escalate(self, message: str) -> None:
+        self._state.escalations.append(message)
+        self._event("escalated", message)
+        self._refresh()
+
+    def _stop(self, status: ReturnStatus, reason: str) -> None:
+        self._state.status = status
+        self._state.stop_reason = reason
+        self._event(status.value, reason)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        st = self._state
+        updates: list[SearchAttributeUpdate[Any]] = [
+            attrs.ORDER_STATUS.value_set(st.status.value),
+            attrs.ESCALATED.value_set(bool(st.escalations)),
+        ]
+        if st.customer_id:
+            updates.append(attrs.CUSTOMER_ID.value_set(st.customer_id))
+        workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(logic.details_markdown(st))

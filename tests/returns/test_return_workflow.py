@@ -1,0 +1,237 @@
+"""ReturnWorkflow on the time-skipping server with real activities, a real SQLite ledger and the
+partner simulator as payment provider and carrier: every effect checked against the ledger and
+the simulator's request log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from activities.returns import store
+from dom_workflows.client import ReturnClosed, ReturnNotFound, ReturnRefused
+from dom_workflows.returns.models import (
+    ExchangeLine,
+    ReceivedUnits,
+    ReturnLineRequest,
+    ReturnReceipt,
+    ReturnRequest,
+    ReturnStatus,
+)
+from tests.conftest import LiveSim
+from tests.order.conftest import make_order
+from tests.returns.conftest import Returns
+
+RETURN_NODE = "wh-columbus"  # examples/network.json: order_policy.return_node
+
+
+def request(*lines: tuple[str, int], **kw: object) -> ReturnRequest:
+    return ReturnRequest(
+        lines=[ReturnLineRequest(line_id=lid, qty=q, reason="too small") for lid, q in lines],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def receipt(rma_id: str, *lines: tuple[str, int, str], event_id: str = "rcv-1") -> ReturnReceipt:
+    return ReturnReceipt(
+        event_id=event_id,
+        rma_id=rma_id,
+        lines=[ReceivedUnits(line_id=lid, qty=q, grade=g) for lid, q, g in lines],  # type: ignore[arg-type]
+    )
+
+
+async def test_delivered_order_is_returned_graded_restocked_and_refunded_once(
+    returns: Returns, live_sim: LiveSim
+) -> None:
+    order = make_order([("BOOT-HIKE-9", 3)])  # 3 x 50.00
+    delivered = await returns.deliver(order)
+    [sh] = delivered.shipments
+    assert sh.capture_id and sh.captured and sh.captured.amount == Decimal("150.00")
+    on_hand_before, _ = await returns.position(RETURN_NODE, "BOOT-HIKE-9")
+
+    created = await returns.dom.create_return(order.order_id, request(("1", 2)))
+    rma = created.rma_id
+    assert rma == f"RMA-{order.order_id}-1" and created.workflow_id == f"return-{rma}"
+    assert created.state.status == ReturnStatus.OPEN and created.state.return_node == RETURN_NODE
+    state = await returns.until(rma, lambda s: s.label is not None, "a return label")
+    assert state.label and state.label.tracking
+    assert state.deadline is not None and sh.delivered_at is not None
+    assert state.deadline == sh.delivered_at + timedelta(days=30)
+
+    # One unit resellable, one scrapped; the node reports it twice (redelivery).
+    rcv = receipt(rma, ("1", 1, "resell"), ("1", 1, "scrap"))
+    await returns.dom.report_return_received(rma, rcv)
+    await returns.dom.report_return_received(rma, rcv)
+    result = await returns.result(rma)
+    assert result.status == ReturnStatus.REFUNDED
+    assert result.refunded.amount == Decimal("100.00")  # the 2 returned units, not the 3rd
+
+    final = await returns.dom.return_status(rma)
+    [line] = final.lines
+    assert (line.received, line.resell, line.scrap, line.restocked) == (2, 1, 1, 1)
+    assert [(r.capture_id, r.amount.amount, r.seq) for r in final.refunds] == [
+        (sh.capture_id, Decimal("100.00"), 1001)
+    ]
+    assert not final.escalations
+    # Ledger: the resellable unit is back on hand at the return node, as a restock movement.
+    on_hand_after, _ = await returns.position(RETURN_NODE, "BOOT-HIKE-9")
+    assert on_hand_after == on_hand_before + 1
+    [mv] = await returns.movements(f"{rma}:1")
+    assert (mv.kind, mv.node_id, mv.on_hand_delta) == ("restock", RETURN_NODE, 1)
+    rows = await store.lines_of(returns.engine, rma)
+    assert [(r["status"], r["received_qty"], r["resell"], r["scrap"]) for r in rows] == [
+        ("received", 2, 1, 1)
+    ]
+    # Simulator: one return label, one refund of exactly that capture, nothing twice.
+    effects = live_sim.effects()
+    assert effects["by_subject"].get(f"label:{rma}:return") == 1
+    assert effects["by_subject"].get(f"refund:{order.order_id}:1001") == 1
+    assert sum(1 for s in effects["by_subject"] if s.startswith("refund:")) == 1
+    assert live_sim.sim.payments.captures[sh.capture_id].refunded.amount == Decimal("100.00")
+    assert effects["duplicates"] == []
+    # A second, different receipt after the RMA ended is refused, not applied.
+    with pytest.raises(ReturnClosed):
+        await returns.dom.report_return_received(
+            rma, receipt(rma, ("1", 1, "resell"), event_id="x")
+        )
+
+
+async def test_rma_expires_when_the_window_closes_and_gives_nothing_back(
+    returns: Returns, live_sim: LiveSim
+) -> None:
+    order = make_order([("BOOT-HIKE-9", 1)])
+    await returns.deliver(order)
+    rma = (await returns.dom.create_return(order.order_id, request(("1", 1)))).rma_id
+    state = await returns.until(rma, lambda s: s.label is not None, "a return label")
+    assert state.label is not None
+    on_hand_before = await returns.position(RETURN_NODE, "BOOT-HIKE-9")
+
+    result = await returns.result(rma, skip=timedelta(days=31))  # weeks pass: nothing arrives
+    assert result.status == ReturnStatus.EXPIRED and result.refunded is None
+    final = await returns.dom.return_status(rma)
+    assert final.label and final.label.voided  # compensation: the unused label is voided
+    assert "return window closed" in (final.stop_reason or "")
+    assert [r["status"] for r in await store.lines_of(returns.engine, rma)] == ["expired"]
+    assert await returns.position(RETURN_NODE, "BOOT-HIKE-9") == on_hand_before
+    effects = live_sim.effects()
+    assert effects["by_subject"].get(f"void:{state.label.label_id}") == 1
+    assert not any(s.startswith("refund:") for s in effects["by_subject"])
+    assert effects["duplicates"] == []
+    # The window has closed: a new RMA for the expired units is refused.
+    with pytest.raises(ReturnRefused) as refused:
+        await returns.dom.create_return(order.order_id, request(("1", 1)))
+    assert refused.value.kind == "ReturnRefused" and "return window closed" in str(refused.value)
+    with pytest.raises(ReturnClosed):
+        await returns.dom.report_return_received(rma, receipt(rma, ("1", 1, "resell")))
+
+
+async def test_over_return_and_invalid_requests_are_refused(returns: Returns) -> None:
+    order = make_order([("BOOT-HIKE-9", 1), ("SOCK-WOOL-3PK", 1)])
+    await returns.deliver(order)
+    oid = order.order_id
+    first = await returns.dom.create_return(oid, request(("1", 1)))
+    assert first.rma_id == f"RMA-{oid}-1"
+    with pytest.raises(ReturnRefused) as over:
+        await returns.dom.create_return(oid, request(("1", 1)))
+    assert over.value.kind == "ReturnRefused"
+    assert "only 0 of the 1 delivered" in str(over.value)
+    with pytest.raises(ReturnRefused) as unknown_line:
+        await returns.dom.create_return(oid, request(("9", 1)))
+    assert unknown_line.value.kind == "InvalidReturn" and "no line '9'" in str(unknown_line.value)
+    with pytest.raises(ReturnRefused) as bad_sku:
+        await returns.dom.create_return(
+            oid, request(("2", 1), exchange=True, exchange_lines=[ExchangeLine(sku="NOPE", qty=1)])
+        )
+    assert bad_sku.value.kind == "InvalidReturn"
+    with pytest.raises(ReturnRefused) as no_order:
+        await returns.dom.create_return("NO-SUCH-ORDER", request(("1", 1)))
+    assert no_order.value.kind == "UnknownOrder"
+    # Refused RMAs failed, so their number is used by the next RMA that opens.
+    second = await returns.dom.create_return(oid, request(("2", 1)))
+    assert second.rma_id == f"RMA-{oid}-2"
+    with pytest.raises(ReturnNotFound):
+        await returns.dom.return_status(f"RMA-{oid}-3")
+
+
+async def test_nothing_delivered_yet_is_refused(returns: Returns) -> None:
+    order = make_order([("BOOT-HIKE-9", 1)])
+    handle = await returns.h.start(order)
+    await returns.h.instructed(handle)
+    with pytest.raises(ReturnRefused) as refused:
+        await returns.dom.create_return(order.order_id, request(("1", 1)))
+    assert refused.value.kind == "ReturnRefused" and "delivered" in str(refused.value)
+    await handle.cancel()
+
+
+async def test_concurrent_rmas_take_distinct_numbers_and_never_over_return(
+    returns: Returns,
+) -> None:
+    order = make_order([("BOOT-HIKE-9", 2)])
+    await returns.deliver(order)
+
+    async def attempt() -> str:
+        try:
+            return (await returns.dom.create_return(order.order_id, request(("1", 1)))).rma_id
+        except ReturnRefused as e:
+            return f"refused: {e}"
+
+    results = await asyncio.gather(*(attempt() for _ in range(4)))
+    opened = [r for r in results if not r.startswith("refused")]
+    # Exactly the 2 delivered units; numbers are distinct (not necessarily 1 and 2: a refused
+    # attempt frees its number, but the concurrent ones have already taken the next).
+    assert len(opened) == 2 and len(set(opened)) == 2, results
+    assert all(r.startswith(f"RMA-{order.order_id}-") for r in opened)
+    assert all("only 0 of the 2 delivered" in r for r in results if r.startswith("refused"))
+    held = 0
+    for n in range(1, 5):
+        held += sum(
+            r["qty"] for r in await store.lines_of(returns.engine, f"RMA-{order.order_id}-{n}")
+        )
+    assert held == 2
+
+
+async def test_exchange_starts_a_zero_value_replacement_order(
+    returns: Returns, live_sim: LiveSim
+) -> None:
+    order = make_order([("BOOT-HIKE-9", 1)])
+    await returns.deliver(order)
+    rma = (
+        await returns.dom.create_return(
+            order.order_id,
+            request(
+                ("1", 1), exchange=True, exchange_lines=[ExchangeLine(sku="BOOT-HIKE-10", qty=1)]
+            ),
+        )
+    ).rma_id
+    await returns.until(rma, lambda s: s.label is not None, "a return label")
+    await returns.dom.report_return_received(rma, receipt(rma, ("1", 1, "refurbish")))
+    result = await returns.result(rma)
+    assert result.status == ReturnStatus.EXCHANGED
+    assert result.exchange_order_id == f"{order.order_id}-X1" and result.refunded is None
+    replacement = await returns.dom.status(result.exchange_order_id)
+    assert [(ln.sku, ln.qty, ln.unit_price.amount) for ln in replacement.lines] == [
+        ("BOOT-HIKE-10", 1, Decimal("0.00"))
+    ]
+    assert replacement.customer_id == order.customer.id
+    assert replacement.payment is None  # nothing to charge
+    # Refurbish: not restocked; nothing refunded.
+    assert await returns.movements(f"{rma}:1") == []
+    assert not any(s.startswith("refund:") for s in live_sim.effects()["by_subject"])
+
+
+async def test_without_a_payment_provider_the_refund_is_escalated_for_a_person(
+    returns_without_partners: Returns,
+) -> None:
+    r = returns_without_partners
+    order = make_order([("BOOT-HIKE-9", 1)])
+    await r.deliver(order)
+    rma = (await r.dom.create_return(order.order_id, request(("1", 1)))).rma_id
+    await r.dom.report_return_received(rma, receipt(rma, ("1", 1, "resell")))
+    result = await r.result(rma)
+    assert result.status == ReturnStatus.REFUND_MANUAL
+    assert result.manual_refund.amount == Decimal("50.00")
+    final = await r.dom.return_status(rma)
+    assert final.label is None and any("refunded manually" in e for e in final.escalations)
+    assert [m.kind for m in await r.movements(f"{rma}:1")] == ["restock"]
