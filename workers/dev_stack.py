@@ -23,7 +23,7 @@ from rich.console import Console
 from activities.inventory.db import create_engine, migrate, seed_network
 from dom_workflows.client import connect
 from dom_workflows.config import Settings
-from dom_workflows.network import load_network
+from dom_workflows.network import NodeSla, load_network
 from dom_workflows.order import search_attributes as attrs
 from workers.worker import build_worker, dependencies
 
@@ -183,6 +183,14 @@ def sim_port(opts: DevOptions) -> int:
     return int(explicit) if explicit else opts.api_port + 100
 
 
+# Demo partners answer in seconds, so the SLAs that catch a silent node are seconds too.
+DEMO_SLA = NodeSla(
+    accept_within=timedelta(seconds=20),
+    ship_within=timedelta(seconds=30),
+    deliver_within=timedelta(minutes=2),
+)
+
+
 def edge_settings(settings: Settings, opts: DevOptions) -> Settings:
     """The API is served on opts.api_port; in demo mode the simulator plays every partner."""
     settings = replace(settings, api_url=f"http://127.0.0.1:{opts.api_port}")
@@ -197,6 +205,7 @@ def edge_settings(settings: Settings, opts: DevOptions) -> Settings:
         supplier_url=f"{sim}/suppliers",
         # Short enough to watch: a customer's repeat order within it ships in the same parcel.
         consolidation_window=settings.consolidation_window or timedelta(seconds=15),
+        sla_override=settings.sla_override or DEMO_SLA,
     )
 
 
@@ -245,6 +254,9 @@ async def run_demo(settings: Settings, opts: DevOptions, stop: asyncio.Event) ->
         ship_delay=5.0,
         deliver_delay=8.0,
         reject_rate=0.05,
+        # A few parcels get stuck after acceptance: with the demo's SLAs in seconds, the
+        # order cancels at the node, re-routes and is flagged Escalated within a minute.
+        stall_rate=0.04,
     )
     ready = asyncio.Event()
     simulator = asyncio.create_task(run_simulator(sim, ready, stop))

@@ -123,6 +123,8 @@ async def dependencies(
                 update={"consolidation_window": settings.consolidation_window}
             )
             net = net.model_copy(update={"order_policy": policy})
+        if settings.sla_override is not None:
+            net = net.model_copy(update={"sla": dict.fromkeys(net.sla, settings.sla_override)})
         if settings.partner_sim_url:
             net = with_simulated_nodes(net, settings.partner_sim_url)
         try:

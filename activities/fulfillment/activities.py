@@ -60,7 +60,10 @@ class FulfillmentActivities:
             return NodeAck(shipment_id=req.shipment_id, node=req.node, adapter="noop")
         url = f"{node.endpoint.rstrip('/')}/fulfillment-requests/{req.shipment_id}/cancel"
         response = await self._post(url, f"cancel:{req.shipment_id}", req.model_dump(mode="json"))
-        if response.status_code in (200, 202, 204, 404, 409):  # 404: nothing left to cancel
+        # 404: the node has nothing under that id, so nothing is left to cancel. 409 is not
+        # success: the node says it is too late (shipped), and treating it as cancelled
+        # would re-route units that are already on their way -- a second parcel.
+        if response.status_code in (200, 202, 204, 404):
             return NodeAck(
                 shipment_id=req.shipment_id,
                 node=req.node,
@@ -69,7 +72,8 @@ class FulfillmentActivities:
                 detail=response.text[:300],
             )
         raise ApplicationError(
-            f"{req.node} refused to cancel {req.shipment_id}: {response.status_code}",
+            f"{req.node} refused to cancel {req.shipment_id}: {response.status_code} "
+            f"{response.text[:200]}",
             type=NODE_REFUSED,
             non_retryable=True,
         )

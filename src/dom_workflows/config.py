@@ -7,6 +7,10 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dom_workflows.network import NodeSla
 
 TASK_QUEUE = "dom-orders"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +42,8 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"
     # Overrides the network's order_policy.consolidation_window (the demo turns it on).
     consolidation_window: timedelta | None = None
+    # Replaces every node type's SLA (the demo's partners answer in seconds, not hours).
+    sla_override: NodeSla | None = None
 
     @classmethod
     def from_env(cls) -> Settings:

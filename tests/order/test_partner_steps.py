@@ -5,14 +5,14 @@ purchase orders, and labels for ship-from-store -- each effect exactly once."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inventory import schema
+from activities.inventory import ledger, schema
 from dom_workflows.config import Settings
 from dom_workflows.network import Network, SkuConfig
 from dom_workflows.order.models import (
@@ -154,3 +154,33 @@ async def test_ship_from_store_buys_a_label_and_voids_it_when_cancelled(
     subjects = live_sim.effects()["by_subject"]
     assert sum(1 for s in subjects if "void" in s and label.label_id and label.label_id in s) == 1
     no_duplicates(live_sim)
+
+
+async def test_a_node_that_refuses_to_cancel_after_a_breach_keeps_the_shipment(
+    time_env: WorkflowEnvironment,
+    sqlite_engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    live_sim: LiveSim,
+) -> None:
+    # The simulator plays the node: it accepts and ships at once, but its events never reach
+    # the DOM (no API here), so the DOM sees a silent node, breaches the accept SLA, and asks
+    # to cancel a request the node has already shipped.
+    live_sim.configure(
+        accept_delay=0.0, ship_delay=0.0, deliver_delay=600.0, event_give_up_after=0.0
+    )
+    settings = Settings(partner_sim_url=live_sim.url)
+    async with order_harness(time_env, sqlite_engine, network, task_queue, settings) as h:
+        handle = await h.start(make_order([("TEE-MERINO-M", 1)]))
+        sh = (await h.instructed(handle)).shipments[0]
+        live_sim.sim.fulfilments.jobs[sh.shipment_id].status = "shipped"  # what the DOM missed
+        await time_env.sleep(sh.sla.accept_within + timedelta(seconds=1))
+        state = await h.until(
+            handle, lambda s: any("refused to cancel" in e for e in s.escalations), "refusal"
+        )
+        assert len(state.shipments) == 1 and state.shipments[0].status.is_open
+        assert (await ledger.atp_view(h.engine, "TEE-MERINO-M")).total_reserved >= 1
+        await h.event(handle, sh.shipment_id, "shipped", carrier="UPS-SIM", tracking="1Z")
+        await h.event(handle, sh.shipment_id, "delivered")
+        result = await handle.result()
+        assert result.status == OrderStatus.COMPLETED

@@ -208,3 +208,14 @@ async def test_return_webhook_checks(api: Api) -> None:
     assert (await api.signed(NODE, "returns", ok)).status_code == 202
     st = await until_status(api, rma, ReturnStatus.REFUNDED)
     assert st.lines[0].scrap == 1 and st.lines[0].restocked == 0
+
+
+async def test_a_retried_return_request_opens_one_rma(api: Api, live_sim: LiveSim) -> None:
+    oid = await delivered_order(api)
+    headers = {"Idempotency-Key": "channel-retry-1"}
+    first = await api.http.post(f"/v1/orders/{oid}/returns", json=body(("1", 1)), headers=headers)
+    again = await api.http.post(f"/v1/orders/{oid}/returns", json=body(("1", 1)), headers=headers)
+    assert (first.status_code, again.status_code) == (202, 200), (first.text, again.text)
+    assert again.json()["rma_id"] == first.json()["rma_id"] == f"RMA-{oid}-1"
+    other = await api.http.post(f"/v1/orders/{oid}/returns", json=body(("1", 1)))
+    assert other.status_code == 202 and other.json()["rma_id"] == f"RMA-{oid}-2"

@@ -226,3 +226,13 @@ async def test_a_consolidation_group_leaves_as_one_parcel(make_sim: SimFactory) 
         if e["type"] == "shipment.shipped"
     }
     assert tracking[grouped[0]] == tracking[grouped[1]] != tracking[alone]
+
+
+async def test_a_stalled_request_is_accepted_and_never_ships(make_sim: SimFactory) -> None:
+    h = await make_sim(accept_delay=0.01, ship_delay=0.01, deliver_delay=0.01, stall_rate=1.0)
+    sid = "O-10:1:wh-reno"
+    await h.post("/nodes/wh-reno/fulfillment-requests", fulfilment(sid), sid)
+    await h.receiver.wait_for(lambda: bool(h.receiver.types(sid)))
+    await asyncio.sleep(0.2)
+    assert h.receiver.types(sid) == ["fulfillment.accepted"]
+    assert h.sim.fulfilments.jobs[sid].status == "stalled"

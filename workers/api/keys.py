@@ -48,3 +48,12 @@ async def remember(engine: AsyncEngine, key: str, kind: str, result: dict[str, A
         return True
     except IntegrityError:
         return False
+
+
+async def settle(engine: AsyncEngine, key: str, result: dict[str, Any] | None) -> None:
+    """Give a claimed key its answer, or (None) release it so the request can be tried again."""
+    async with engine.begin() as conn:
+        if result is None:
+            await conn.execute(keys.delete().where(keys.c.key == key))
+        else:
+            await conn.execute(keys.update().where(keys.c.key == key).values(result=result))

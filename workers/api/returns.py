@@ -82,22 +82,48 @@ async def open_return(
     if not valid_order_id(order_id):
         raise Problem(404, "unknown-order", f"order {order_id[:130]!r} does not exist")
     await order_state(deps, order_id)  # 404 before any workflow is started
+    # A channel that retries after a lost answer sends the same Idempotency-Key: it gets the
+    # RMA the first request opened, never a second one.
+    idem = request.headers.get("Idempotency-Key")
+    key = keys.make_key("return", order_id, idem) if idem else None
+    if key is not None and not await keys.remember(deps.engine, key, "return", {}):
+        earlier = await keys.lookup(deps.engine, key) or {}
+        if "rma_id" not in earlier:
+            raise Problem(
+                409,
+                "request-in-progress",
+                f"a return with Idempotency-Key {idem!r} is still being opened",
+            )
+        st = await return_state(deps, earlier["rma_id"])
+        response.status_code = 200
+        return _opened(request, response, earlier["rma_id"], earlier["workflow_id"], st)
     try:
         created = await deps.dom.create_return(order_id, req)
-    except ReturnRefused as e:
+    except (ReturnRefused, TimeoutError) as e:
+        if key is not None:
+            await keys.settle(deps.engine, key, None)
+        if isinstance(e, TimeoutError):
+            raise Problem(503, "return-not-validated", str(e)) from None
         status, kind = {
             UNKNOWN_ORDER: (404, "unknown-order"),
             INVALID_RETURN: (422, "invalid-return"),
         }.get(e.kind, (409, "return-refused"))
         raise Problem(status, kind, str(e)) from None
-    except TimeoutError as e:
-        raise Problem(503, "return-not-validated", str(e)) from None
-    url = str(request.url_for("get_return", rma_id=created.rma_id))
+    if key is not None:
+        await keys.settle(
+            deps.engine, key, {"rma_id": created.rma_id, "workflow_id": created.workflow_id}
+        )
+    return _opened(request, response, created.rma_id, created.workflow_id, created.state)
+
+
+def _opened(
+    request: Request, response: Response, rma_id: str, workflow_id: str, st: ReturnState
+) -> ReturnOpened:
+    url = str(request.url_for("get_return", rma_id=rma_id))
     response.headers["Location"] = url
-    st = created.state
     return ReturnOpened(
-        rma_id=created.rma_id,
-        workflow_id=created.workflow_id,
+        rma_id=rma_id,
+        workflow_id=workflow_id,
         status_url=url,
         status=st.status,
         return_node=st.return_node,

@@ -28,6 +28,9 @@ def partners(
     ship_delay: float = typer.Option(4.0, help="Seconds from acceptance to shipment."),
     deliver_delay: float = typer.Option(6.0, help="Seconds from shipment to delivery."),
     reject_rate: float = typer.Option(0.0, help="Share of fulfilment requests rejected (0-1)."),
+    stall_rate: float = typer.Option(
+        0.0, help="Share of accepted requests that never ship (to trip the ship SLA)."
+    ),
     fail_rate: float = typer.Option(
         0.0, help="Share of calls answered 500 (half of them after applying the effect)."
     ),
@@ -58,6 +61,7 @@ def partners(
         ship_delay=ship_delay,
         deliver_delay=deliver_delay,
         reject_rate=reject_rate,
+        stall_rate=stall_rate,
         fail_rate=fail_rate,
         timeout_rate=timeout_rate,
         slow_seconds=slow_seconds,

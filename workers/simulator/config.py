@@ -22,6 +22,9 @@ class SimConfig(BaseModel):
     # +/- this fraction of random jitter on each delay, so a demo does not move in lockstep.
     jitter: float = Field(default=0.25, ge=0, le=1)
     reject_rate: float = Field(default=0.0, ge=0, le=1)
+    # Share of accepted requests that then never ship (a parcel stuck on the dock): the DOM's
+    # ship SLA must catch it, cancel at the node and re-route.
+    stall_rate: float = Field(default=0.0, ge=0, le=1)
     # Share of partner calls answered 500; half of those fail *after* applying the effect, the
     # nasty case that only an idempotency key makes safe to retry.
     fail_rate: float = Field(default=0.0, ge=0, le=1)

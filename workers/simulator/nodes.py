@@ -30,7 +30,7 @@ REJECT_REASONS = [
     "node at capacity for today's wave",
     "item damaged on pick",
 ]
-CANCELLABLE = ("received", "accepted")
+CANCELLABLE = ("received", "accepted", "stalled")
 
 
 @dataclass
@@ -146,6 +146,9 @@ class Fulfilments:
                 return
             job.status = "accepted"
             await self._emit(job, "fulfillment.accepted")
+            if self.rng.random() < self.config.stall_rate:
+                job.status = "stalled"  # never ships: the DOM's ship SLA has to notice
+                return
             await asyncio.sleep(self._delay(self.config.ship_delay))
             if job.status == "cancelled":
                 return

@@ -22,6 +22,7 @@ class SimProcessOptions:
     ship_delay: float = 4.0
     deliver_delay: float = 6.0
     reject_rate: float = 0.0
+    stall_rate: float = 0.0
     fail_rate: float = 0.0
     timeout_rate: float = 0.0
 
@@ -35,6 +36,7 @@ class SimProcessOptions:
             "--ship-delay", str(self.ship_delay),
             "--deliver-delay", str(self.deliver_delay),
             "--reject-rate", str(self.reject_rate),
+            "--stall-rate", str(self.stall_rate),
             "--fail-rate", str(self.fail_rate),
             "--timeout-rate", str(self.timeout_rate),
         ]  # fmt: skip

@@ -240,24 +240,24 @@ class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin, Consolida
         try:
             if not await self._instruct(sh):
                 return
-            if not await self._wait_for(
+            while not await self._wait_for(
                 sh,
                 lambda: sh.status != ShipmentStatus.REQUESTED,
                 sh.sla.accept_within,
                 f"{sh.node} to accept {sh.shipment_id}",
             ):
-                await self._breach(sh, f"not accepted within {sh.sla.accept_within}")
-                return
+                if await self._breach(sh, f"not accepted within {sh.sla.accept_within}"):
+                    return
             if sh.status == ShipmentStatus.ACCEPTED:
                 await self._buy_label(sh)
-            if not await self._wait_for(
+            while not await self._wait_for(
                 sh,
                 lambda: sh.status != ShipmentStatus.ACCEPTED,
                 sh.sla.ship_within,
                 f"{sh.node} to ship {sh.shipment_id}",
             ):
-                await self._breach(sh, f"not shipped within {sh.sla.ship_within} of acceptance")
-                return
+                if await self._breach(sh, f"not shipped within {sh.sla.ship_within} of acceptance"):
+                    return
             if sh.status == ShipmentStatus.REJECTED:
                 await self._reroute_rejected(sh)
                 return
@@ -341,15 +341,28 @@ class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin, Consolida
         async with self._lock:
             await self._release_and_requeue(sh, f"rejected: {sh.reason or 'no reason given'}")
 
-    async def _breach(self, sh: Shipment, what: str) -> None:
+    async def _breach(self, sh: Shipment, what: str) -> bool:
+        """Cancel a late shipment at its node and route its units elsewhere. False when the
+        node refuses to cancel (it says the work is under way): then its units stay reserved
+        there, ops are told, and the order keeps waiting for that node."""
         async with self._lock:
             if not sh.status.is_open:
-                return
+                return True
+            before = sh.status
             sh.status = ShipmentStatus.TIMED_OUT
             sh.reason = f"SLA breach at {sh.node}: {what}"
             self._escalate(sh.reason)
-            await self._cancel_at_node(sh, sh.reason)
+            try:
+                await self._cancel_at_node(sh, sh.reason)
+            except ActivityError as e:
+                sh.status, sh.reason = before, None
+                self._escalate(
+                    f"{sh.node} refused to cancel {sh.shipment_id} ({failure_cause(e)}); "
+                    "its units stay reserved there and the order keeps waiting for it"
+                )
+                return False
             await self._release_and_requeue(sh, sh.reason)
+            return True
 
     async def _release_and_requeue(self, sh: Shipment, reason: str) -> None:
         """Give the node's units back to ATP and route them again, never to that node."""
