@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -118,6 +118,18 @@ def parse_json(raw: bytes) -> Any:
         raise Problem(422, "invalid-json", "the JSON body is nested too deeply") from None
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise Problem(422, "invalid-json", f"the request body is not valid JSON: {e}") from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], raw: bytes, what: str, *, empty_ok: bool = False) -> M:
+    """The body as `model`, or a 422 problem naming every field that is wrong. With
+    `empty_ok`, an empty body means the model's defaults."""
+    try:
+        return model.model_validate(parse_json(raw) if raw.strip() or not empty_ok else {})
+    except ValidationError as e:
+        raise validation_problem(e, what) from None
 
 
 def temporal_problem(err: RPCError, what: str) -> Problem:

@@ -3,32 +3,21 @@ after a decline. Each is a Temporal Update whose validator's refusal becomes a 4
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dom_workflows.client import HoldRefused, update_payment_method
 from dom_workflows.order.models import Hold, PaymentSummary, PaymentUpdate, PlaceHold, ReleaseHold
 from workers.api.deps import ApiDeps, get_deps
-from workers.api.errors import Problem, ProblemDoc, parse_json, validation_problem
+from workers.api.errors import Problem, ProblemDoc, parse_model
 from workers.api.orders import order_state
 
 router = APIRouter(tags=["holds"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     s: {"model": ProblemDoc, "content": {"application/problem+json": {}}} for s in (404, 409, 422)
 }
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _body(model: type[M], raw: bytes, what: str) -> M:
-    try:
-        return model.model_validate(parse_json(raw) if raw.strip() else {})
-    except ValidationError as e:
-        raise validation_problem(e, what) from None
 
 
 async def _refused(deps: ApiDeps, order_id: str, e: Exception) -> Problem:
@@ -45,7 +34,7 @@ async def place_hold(
     order_id: str, request: Request, deps: ApiDeps = Depends(get_deps)
 ) -> list[Hold]:
     """Hold an order: it keeps its reservation and sends nothing new to nodes until released."""
-    req = _body(PlaceHold, await request.body(), "the hold")
+    req = parse_model(PlaceHold, await request.body(), "the hold", empty_ok=True)
     try:
         return await deps.dom.place_hold(order_id, req)
     except (HoldRefused, RPCError) as e:
@@ -57,7 +46,7 @@ async def release_hold(
     order_id: str, request: Request, deps: ApiDeps = Depends(get_deps)
 ) -> list[Hold]:
     """Release the order's holds (all, or `kind`); the order goes on where it stopped."""
-    req = _body(ReleaseHold, await request.body(), "the release")
+    req = parse_model(ReleaseHold, await request.body(), "the release", empty_ok=True)
     try:
         return await deps.dom.release_hold(order_id, req)
     except (HoldRefused, RPCError) as e:
@@ -71,7 +60,7 @@ async def new_payment_method(
     order_id: str, request: Request, deps: ApiDeps = Depends(get_deps)
 ) -> PaymentSummary:
     """After a decline: authorize again with a new payment token; 409 if none was declined."""
-    req = _body(PaymentUpdate, await request.body(), "the payment method")
+    req = parse_model(PaymentUpdate, await request.body(), "the payment method")
     try:
         return await update_payment_method(deps.dom, order_id, req.payment_token)
     except (HoldRefused, RPCError) as e:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from dom_workflows.client import ReturnClosed, ReturnNotFound, ReturnRefused
 from dom_workflows.returns import logic
@@ -27,7 +27,7 @@ from dom_workflows.returns.models import (
 )
 from workers.api import keys
 from workers.api.deps import ApiDeps, get_deps
-from workers.api.errors import Problem, parse_json, validation_problem
+from workers.api.errors import Problem, parse_model
 from workers.api.orders import PROBLEMS, order_state, valid_order_id
 from workers.api.partners import SIGNED
 from workers.api.security import verified_partner_body
@@ -53,13 +53,6 @@ class ReturnEventReceipt(BaseModel):
     status: Literal["applied", "duplicate"]
 
 
-def _body(model: Any, raw: bytes, what: str) -> Any:
-    try:
-        return model.model_validate(parse_json(raw))
-    except ValidationError as e:
-        raise validation_problem(e, what) from None
-
-
 @router.post(
     "/v1/orders/{order_id}/returns",
     status_code=202,
@@ -78,7 +71,7 @@ async def open_return(
     """Open an RMA for delivered units of an order. 202 with the RMA once the workflow has
     validated it; 404 unknown order; 422 unknown line or invalid body; 409 nothing delivered,
     more units than are still returnable, or the return window has closed."""
-    req: ReturnRequest = _body(ReturnRequest, await request.body(), "the return request")
+    req = parse_model(ReturnRequest, await request.body(), "the return request")
     if not valid_order_id(order_id):
         raise Problem(404, "unknown-order", f"order {order_id[:130]!r} does not exist")
     await order_state(deps, order_id)  # 404 before any workflow is started
@@ -167,7 +160,7 @@ async def return_received(
     event id was handled before; 401 bad signature; 404 unknown RMA; 403 not the RMA's return
     node; 422 bad body or lines that are not on the RMA; 409 the RMA has already ended."""
     body = await verified_partner_body(request, partner_id, deps.secrets, deps.clock)
-    event: ReturnReceipt = _body(ReturnReceipt, body, "the return event")
+    event = parse_model(ReturnReceipt, body, "the return event")
     key = keys.make_key("return-event", partner_id, event.event_id)
     if await keys.lookup(deps.engine, key) is not None:
         response.status_code = 200
