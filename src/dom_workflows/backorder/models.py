@@ -64,6 +64,9 @@ class WaitlistState(BaseModel):
     queue: list[Waiter] = Field(default_factory=list)
     stock_pending: bool = False
     woken_total: int = 0
+    # Continue-as-new after this many wake-ups, so the history stays bounded however many
+    # orders wait (the server's own suggestion also triggers it).
+    wakes_per_run: int = Field(default=500, ge=1)
 
 
 class JoinWaitlist(BaseModel):

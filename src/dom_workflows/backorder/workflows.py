@@ -36,8 +36,6 @@ with workflow.unsafe.imports_passed_through():
 ORDER_STOCK_SIGNAL = "backorder_stock"
 # How long the list waits for a woken order to say whether the stock covered it.
 SETTLE_TIMEOUT = timedelta(minutes=10)
-# Bounded history: continue-as-new after this many wake-ups even if the server does not ask.
-WAKES_PER_RUN = 500
 SIGNAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
 
@@ -138,6 +136,9 @@ class SkuWaitlistWorkflow:
     async def run(self, state: WaitlistState) -> None:
         st = self._state
         while st.queue:
+            if self._wakes >= st.wakes_per_run or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(st)
             await workflow.wait_condition(
                 lambda: not st.queue or (st.stock_pending and self._in_flight is None)
             )
@@ -163,9 +164,6 @@ class SkuWaitlistWorkflow:
             except TimeoutError:
                 self._in_flight = None
                 st.stock_pending = False  # assume it was not enough; wait for the next receipt
-            if self._wakes >= WAKES_PER_RUN or workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(st)
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     def _drop(self, workflow_id: str) -> None:

@@ -48,6 +48,8 @@ class ConsolidationState(BaseModel):
     open_groups: list[Group] = Field(default_factory=list)
     pending: list[JoinConsolidation] = Field(default_factory=list)
     groups_closed: int = 0
+    # Continue-as-new after closing this many groups, so a busy customer's history stays bounded.
+    groups_per_run: int = Field(default=200, ge=1)
 
 
 class Consolidated(BaseModel):

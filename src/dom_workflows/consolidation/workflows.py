@@ -21,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     )
 
 ORDER_CONSOLIDATED_SIGNAL = "consolidated"
-GROUPS_PER_RUN = 200
 
 
 @workflow.defn
@@ -49,8 +48,9 @@ class ConsolidationWorkflow:
             now = workflow.now()
             for group in [g for g in st.open_groups if g.closes_at <= now]:
                 await self._close(group)
-            if (
-                self._closed_this_run >= GROUPS_PER_RUN
+            more = bool(st.pending or st.open_groups)
+            if more and (
+                self._closed_this_run >= st.groups_per_run
                 or workflow.info().is_continue_as_new_suggested()
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
