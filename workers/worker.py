@@ -81,6 +81,7 @@ class Dependencies:
             inventory.receive_inventory,
             fulfillment.instruct_node,
             fulfillment.cancel_at_node,
+            fulfillment.amend_at_node,
         ]
         # Partner adapters exist only where configured; validation tells each order which, so
         # a run never calls an activity its workers lack.

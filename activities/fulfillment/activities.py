@@ -11,7 +11,12 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dom_workflows.fulfillment.models import CancelFulfillment, FulfillmentRequest, NodeAck
+from dom_workflows.fulfillment.models import (
+    AmendFulfillment,
+    CancelFulfillment,
+    FulfillmentRequest,
+    NodeAck,
+)
 from dom_workflows.network import Network
 
 NODE_REFUSED = "NodeRefused"
@@ -49,6 +54,29 @@ class FulfillmentActivities:
         raise ApplicationError(
             f"{req.node} refused fulfilment request {req.shipment_id}: "
             f"{response.status_code} {response.text[:300]}",
+            type=NODE_REFUSED,
+            non_retryable=True,
+        )
+
+    @activity.defn
+    async def amend_at_node(self, req: AmendFulfillment) -> NodeAck:
+        """Tell the node to ship fewer units. 409 (already shipped) is refused: those units
+        are gone, and the workflow must not pretend otherwise."""
+        node = self.network.node(req.node)
+        if not node.endpoint:
+            return NodeAck(shipment_id=req.shipment_id, node=req.node, adapter="noop")
+        url = f"{node.endpoint.rstrip('/')}/fulfillment-requests/{req.shipment_id}/amend"
+        response = await self._post(url, req.idempotency_key(), req.model_dump(mode="json"))
+        if response.status_code in (200, 202, 204):
+            return NodeAck(
+                shipment_id=req.shipment_id,
+                node=req.node,
+                adapter="http",
+                status_code=response.status_code,
+            )
+        raise ApplicationError(
+            f"{req.node} refused to amend {req.shipment_id}: {response.status_code} "
+            f"{response.text[:200]}",
             type=NODE_REFUSED,
             non_retryable=True,
         )

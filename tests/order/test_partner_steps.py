@@ -184,3 +184,26 @@ async def test_a_node_that_refuses_to_cancel_after_a_breach_keeps_the_shipment(
         await h.event(handle, sh.shipment_id, "delivered")
         result = await handle.result()
         assert result.status == OrderStatus.COMPLETED
+
+
+async def test_a_partial_cancel_amends_the_request_at_the_node(
+    time_env: WorkflowEnvironment,
+    sqlite_engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    live_sim: LiveSim,
+) -> None:
+    settings = Settings(partner_sim_url=live_sim.url)
+    async with order_harness(time_env, sqlite_engine, network, task_queue, settings) as h:
+        handle = await h.start(make_order([("BOOT-HIKE-9", 3)]))
+        sh = (await h.instructed(handle)).shipments[0]
+        await handle.execute_update(
+            OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=2)])
+        )
+        state = await h.state(handle)
+        assert state.shipments[0].units == 1 and state.shipments[0].status.is_open
+        assert any(e.kind == "node-amended" for e in state.timeline)
+        subjects = live_sim.effects()["by_subject"]
+        assert subjects.get(f"amend:{sh.shipment_id}:1") == 1
+        assert f"node-cancel:{sh.shipment_id}" not in subjects  # the rest still ships
+        assert live_sim.sim.fulfilments.jobs[sh.shipment_id].status != "cancelled"

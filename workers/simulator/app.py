@@ -76,6 +76,12 @@ def create_app(sim: Simulator) -> FastAPI:
     async def fulfilment_request(node: str, request: Request) -> JSONResponse:
         return await run(request, f"nodes/{node}", lambda b: sim.fulfilments.request(node, b))
 
+    @app.post("/nodes/{node}/fulfillment-requests/{shipment_id}/amend")
+    async def amend_fulfilment(node: str, shipment_id: str, request: Request) -> JSONResponse:
+        return await run(
+            request, f"nodes/{node}", lambda b: sim.fulfilments.amend(node, shipment_id, b)
+        )
+
     @app.post("/nodes/{node}/fulfillment-requests/{shipment_id}/cancel")
     async def cancel_fulfilment(node: str, shipment_id: str, request: Request) -> JSONResponse:
         return await run(

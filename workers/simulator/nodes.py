@@ -106,6 +106,19 @@ class Fulfilments:
         job.task.add_done_callback(self.tasks.discard)
         return Outcome(202, job.view(), subject=f"{kind}-request:{shipment_id}")
 
+    def amend(self, partner: str, shipment_id: str, payload: dict[str, Any]) -> Outcome:
+        job = self.jobs.get(shipment_id)
+        if job is None or job.partner != partner:
+            return Outcome(404, {"error": f"no request {shipment_id} at {partner}"})
+        if job.status not in CANCELLABLE:
+            return Outcome(409, {"error": f"cannot amend: {job.status}", **job.view()})
+        units = sum(int(line.get("qty", 0)) for line in payload.get("lines", []))
+        return Outcome(
+            200,
+            {**job.view(), "units": units},
+            subject=f"amend:{shipment_id}:{payload.get('seq')}",
+        )
+
     def cancel(self, partner: str, shipment_id: str) -> Outcome:
         job = self.jobs.get(shipment_id)
         if job is None or job.partner != partner:

@@ -27,6 +27,20 @@ class CancelFulfillment(BaseModel):
     reason: str
 
 
+class AmendFulfillment(BaseModel):
+    """Some units of a request were cancelled: `lines` is what the node should still ship."""
+
+    shipment_id: str
+    order_id: str
+    node: str
+    lines: list[ShipmentLine]
+    reason: str
+    seq: int  # numbers the order's amendments, so each is its own effect and a retry is not
+
+    def idempotency_key(self) -> str:
+        return f"amend:{self.shipment_id}:{self.seq}"
+
+
 class NodeAck(BaseModel):
     shipment_id: str
     node: str

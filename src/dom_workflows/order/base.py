@@ -12,7 +12,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.fulfillment.activities import FulfillmentActivities
     from activities.inventory.activities import InventoryActivities
-    from dom_workflows.fulfillment.models import CancelFulfillment
+    from dom_workflows.fulfillment.models import AmendFulfillment, CancelFulfillment
     from dom_workflows.inventory.models import ReleaseInput, ValidatedOrder
     from dom_workflows.money import Money
     from dom_workflows.order import search_attributes as attrs
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         order_workflow_id,
     )
 
+AMEND_PATCH = "amend-at-node-v1"
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
@@ -75,6 +76,7 @@ class OrderBase:
         self._destination: ValidatedOrder | None = None
         self._attempt = 0
         self._release_seq = 0
+        self._amend_seq = 0
         self._needs_route = False
         # Handlers and the main loop both call activities that change the ledger; one at a time.
         self._lock = asyncio.Lock()
@@ -198,7 +200,11 @@ class OrderBase:
         for sh in touched.values():
             if sh.units == 0:
                 sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
-            await self._cancel_at_node(sh, f"{requested_by}: {reason}")
+                await self._cancel_at_node(sh, f"{requested_by}: {reason}")
+            elif workflow.patched(AMEND_PATCH):
+                await self._amend_at_node(sh, f"{requested_by}: {reason}")
+            else:  # runs recorded before amendments existed cancelled the whole request here
+                await self._cancel_at_node(sh, f"{requested_by}: {reason}")
         self._event(
             "cancelled",
             f"{sum(c.qty for c in cancelled)} units cancelled by {requested_by}: {reason}",
@@ -207,6 +213,32 @@ class OrderBase:
             self._stop(OrderStatus.CANCELLED, f"cancelled by {requested_by}: {reason}")
         self._refresh()
         return cancelled, released
+
+    async def _amend_at_node(self, sh: Shipment, reason: str) -> None:
+        """Some units of a live request were cancelled: the node ships only what is left."""
+        if sh.po_id:
+            # Suppliers take no amendments: ops amend the PO by hand (the units are released).
+            self._escalate(f"amend purchase order {sh.po_id} at {sh.node} to {sh.units} units")
+            return
+        self._amend_seq += 1
+        await workflow.execute_activity_method(
+            FulfillmentActivities.amend_at_node,
+            AmendFulfillment(
+                shipment_id=sh.shipment_id,
+                order_id=self._order.order_id,
+                node=sh.node,
+                lines=[sl for sl in sh.lines if sl.qty],
+                reason=reason,
+                seq=self._amend_seq,
+            ),
+            start_to_close_timeout=NODE_CALL_TIMEOUT,
+            schedule_to_close_timeout=NODE_GIVE_UP,
+            retry_policy=NODE_RETRY,
+            summary=f"amend {sh.shipment_id} at {sh.node} to {sh.units} units",
+        )
+        self._event(
+            "node-amended", f"{sh.node} now ships {sh.units} units: {reason}", sh.shipment_id
+        )
 
     async def _cancel_everything(self, reason: str, requested_by: str) -> None:
         async with self._lock:
