@@ -21,7 +21,7 @@ from dom_workflows.client import DomClient
 from dom_workflows.config import Settings
 from dom_workflows.inventory.models import InventoryReceipt
 from dom_workflows.network import Network, SkuConfig
-from dom_workflows.order.models import ReleaseHold, ShipmentLine
+from dom_workflows.order.models import CancelLine, CancelRequest, ReleaseHold, ShipmentLine
 from dom_workflows.order.workflows import OrderWorkflow
 from tests.conftest import LiveSim
 from tests.order.conftest import OrderHarness, make_order, order_harness
@@ -33,6 +33,7 @@ FLOWS = [
     "flow_partial_rejection",
     "flow_payments_dropship_store_label",
     "flow_consolidated_orders",
+    "flow_partial_cancel_amended",
 ]
 record = pytest.mark.skipif(
     not RECORDING, reason="set DOM_RECORD_HISTORIES=1 (make record-histories)"
@@ -222,3 +223,16 @@ async def test_record_consolidated_orders(
         await save(
             h.client, "flow_consolidated_orders", [*(x.id for x in handles), "consolidate-C-REC"]
         )
+
+
+@record
+async def test_record_partial_cancel_amended(harness: OrderHarness) -> None:
+    h = harness
+    handle = await h.start(make_order([("BOOT-HIKE-9", 3)], order_id="REC-AMEND-1"))
+    await h.instructed(handle)
+    await handle.execute_update(
+        OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=2)])
+    )
+    await deliver_all(h, handle)
+    await handle.result()
+    await save(h.client, "flow_partial_cancel_amended", [handle.id])
