@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import ledger, schema
@@ -207,3 +209,27 @@ async def test_a_partial_cancel_amends_the_request_at_the_node(
         assert subjects.get(f"amend:{sh.shipment_id}:1") == 1
         assert f"node-cancel:{sh.shipment_id}" not in subjects  # the rest still ships
         assert live_sim.sim.fulfilments.jobs[sh.shipment_id].status != "cancelled"
+
+
+async def test_a_cancel_the_node_refuses_releases_nothing(
+    time_env: WorkflowEnvironment,
+    sqlite_engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    live_sim: LiveSim,
+) -> None:
+    settings = Settings(partner_sim_url=live_sim.url)
+    async with order_harness(time_env, sqlite_engine, network, task_queue, settings) as h:
+        reserved0 = (await ledger.atp_view(h.engine, "BOOT-HIKE-9")).total_reserved
+        handle = await h.start(make_order([("BOOT-HIKE-9", 2)]))
+        sh = (await h.instructed(handle)).shipments[0]
+        live_sim.sim.fulfilments.jobs[sh.shipment_id].status = "shipped"  # its event is late
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await handle.execute_update(OrderWorkflow.cancel, CancelRequest(reason="too slow"))
+        assert "cannot cancel: shipped" in str(err.value.cause)
+        state = await h.state(handle)
+        assert state.status != OrderStatus.CANCELLED and state.shipments[0].status.is_open
+        assert state.lines[0].cancelled == 0
+        assert any("cancellation not done at the node" in e for e in state.escalations)
+        # Nothing was released: the units are on their way.
+        assert (await ledger.atp_view(h.engine, "BOOT-HIKE-9")).total_reserved == reserved0 + 2

@@ -34,6 +34,7 @@ FLOWS = [
     "flow_payments_dropship_store_label",
     "flow_consolidated_orders",
     "flow_partial_cancel_amended",
+    "flow_cancel_node_first",
 ]
 record = pytest.mark.skipif(
     not RECORDING, reason="set DOM_RECORD_HISTORIES=1 (make record-histories)"
@@ -236,3 +237,16 @@ async def test_record_partial_cancel_amended(harness: OrderHarness) -> None:
     await deliver_all(h, handle)
     await handle.result()
     await save(h.client, "flow_partial_cancel_amended", [handle.id])
+
+
+@record
+async def test_record_cancel_node_first(harness: OrderHarness) -> None:
+    h = harness
+    handle = await h.start(make_order([("BOOT-HIKE-9", 3)], order_id="REC-NODEFIRST-1"))
+    await h.instructed(handle)
+    await handle.execute_update(
+        OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=1)])
+    )
+    await handle.execute_update(OrderWorkflow.cancel, CancelRequest(reason="changed mind"))
+    await handle.result()
+    await save(h.client, "flow_cancel_node_first", [handle.id])

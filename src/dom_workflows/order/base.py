@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.fulfillment.activities import FulfillmentActivities
@@ -31,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 AMEND_PATCH = "amend-at-node-v1"
+# Cancellation asks the node before releasing anything (runs recorded earlier released first).
+NODE_FIRST_PATCH = "node-first-cancel-v1"
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
@@ -168,10 +171,93 @@ class OrderBase:
         self._event("node-cancelled", f"cancelled at {sh.node}: {reason}", sh.shipment_id)
 
     async def _cancel_units(
-        self, plan: dict[str, int], reason: str, requested_by: str
+        self,
+        plan: dict[str, int],
+        reason: str,
+        requested_by: str,
+        *,
+        refuse_if_nothing: bool = False,
     ) -> tuple[list[ShipmentLine], int]:
         """Cancel `plan` (line -> units): first units not yet routed, then backordered ones, then
-        units at nodes (newest shipment first), releasing exactly those. Caller holds the lock."""
+        units at nodes (newest shipment first). A node is asked first and only what it agrees
+        to cancel is released: units it says are already shipped stay as they are, and ops are
+        told. Caller holds the lock."""
+        if not workflow.patched(NODE_FIRST_PATCH):
+            return await self._cancel_units_recorded(plan, reason, requested_by)
+        why = f"{requested_by}: {reason}"
+        local: dict[str, tuple[int, int]] = {}  # line -> (not yet routed, backordered)
+        takes: dict[str, dict[str, int]] = {}  # shipment -> line -> units
+        shipments = {sh.shipment_id: sh for sh in bk.open_shipments(self._state)}
+        for line_id, qty in plan.items():
+            ln = bk.line(self._state, line_id)
+            take = min(qty, bk.pending_units(ln))
+            take_bo = min(qty - take, ln.backordered)
+            local[line_id] = (take, take_bo)
+            remaining = qty - take - take_bo
+            for sh in reversed(list(shipments.values())):
+                for sl in sh.lines:
+                    if remaining and sl.line_id == line_id and sl.qty:
+                        n = min(sl.qty, remaining)
+                        by_line = takes.setdefault(sh.shipment_id, {})
+                        by_line[line_id] = by_line.get(line_id, 0) + n
+                        remaining -= n
+        refusals: list[str] = []
+        for sid, by_line in list(takes.items()):
+            sh = shipments[sid]
+            left = [
+                ShipmentLine(
+                    line_id=sl.line_id, sku=sl.sku, qty=sl.qty - by_line.get(sl.line_id, 0)
+                )
+                for sl in sh.lines
+            ]
+            before = sh.status
+            try:
+                if sum(x.qty for x in left) == 0:
+                    sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
+                    await self._cancel_at_node(sh, why)
+                else:
+                    await self._amend_at_node(sh, why, [x for x in left if x.qty])
+            except ActivityError as e:
+                sh.status, sh.reason = before, None
+                refusals.append(f"{sh.node} refused for {sid}: {failure_cause(e)}")
+                del takes[sid]
+        cancelled: list[ShipmentLine] = []
+        released = 0
+        for line_id, (take, take_bo) in local.items():
+            ln = bk.line(self._state, line_id)
+            ln.backordered -= take_bo
+            done = take + take_bo
+            for sid, by_line in takes.items():
+                n = by_line.get(line_id, 0)
+                if not n:
+                    continue
+                released += await self._release(sid, f"cancelled: {reason}", line_id, n)
+                sl = next(x for x in shipments[sid].lines if x.line_id == line_id)
+                sl.qty -= n
+                ln.allocated -= n
+                done += n
+            ln.cancelled += done
+            cancelled.append(ShipmentLine(line_id=line_id, sku=ln.sku, qty=done))
+            if take_bo:
+                await self._backorder_units_cancelled(ln.sku)
+        for refusal in refusals:
+            self._escalate(f"cancellation not done at the node: {refusal}")
+        if refuse_if_nothing and refusals and not any(c.qty for c in cancelled):
+            self._refresh()
+            raise ApplicationError("; ".join(refusals), type="CancelRefused")
+        self._event(
+            "cancelled",
+            f"{sum(c.qty for c in cancelled)} units cancelled by {requested_by}: {reason}",
+        )
+        if all(ln.cancelled == ln.qty for ln in self._state.lines):
+            self._stop(OrderStatus.CANCELLED, f"cancelled by {requested_by}: {reason}")
+        self._refresh()
+        return cancelled, released
+
+    async def _cancel_units_recorded(
+        self, plan: dict[str, int], reason: str, requested_by: str
+    ) -> tuple[list[ShipmentLine], int]:
+        """How runs recorded before NODE_FIRST_PATCH cancelled: release, then tell the node."""
         cancelled: list[ShipmentLine] = []
         released = 0
         touched: dict[str, Shipment] = {}
@@ -214,11 +300,15 @@ class OrderBase:
         self._refresh()
         return cancelled, released
 
-    async def _amend_at_node(self, sh: Shipment, reason: str) -> None:
-        """Some units of a live request were cancelled: the node ships only what is left."""
+    async def _amend_at_node(
+        self, sh: Shipment, reason: str, lines: list[ShipmentLine] | None = None
+    ) -> None:
+        """Some units of a live request were cancelled: the node ships only `lines`."""
+        lines = lines if lines is not None else [sl for sl in sh.lines if sl.qty]
+        units = sum(sl.qty for sl in lines)
         if sh.po_id:
             # Suppliers take no amendments: ops amend the PO by hand (the units are released).
-            self._escalate(f"amend purchase order {sh.po_id} at {sh.node} to {sh.units} units")
+            self._escalate(f"amend purchase order {sh.po_id} at {sh.node} to {units} units")
             return
         self._amend_seq += 1
         await workflow.execute_activity_method(
@@ -227,7 +317,7 @@ class OrderBase:
                 shipment_id=sh.shipment_id,
                 order_id=self._order.order_id,
                 node=sh.node,
-                lines=[sl for sl in sh.lines if sl.qty],
+                lines=lines,
                 reason=reason,
                 seq=self._amend_seq,
             ),

@@ -475,7 +475,9 @@ class OrderWorkflow(PaymentsMixin, PartnerStepsMixin, BackordersMixin, Consolida
             plan, refusal = bk.cancellation_plan(self._state, req)
             if refusal:  # the state moved on between the validator and the lock
                 raise ApplicationError(refusal, type="CancelRefused")
-            cancelled, released = await self._cancel_units(plan, req.reason, req.requested_by)
+            cancelled, released = await self._cancel_units(
+                plan, req.reason, req.requested_by, refuse_if_nothing=True
+            )
             value = sum(
                 (bk.line(self._state, c.line_id).unit_price.times(c.qty) for c in cancelled),
                 start=Money.zero(self._state.order_value.currency),
