@@ -8,8 +8,7 @@
 * Everything else (2xx, 4xx) is returned for the adapter to interpret: only it knows whether
   a 409 means "already done" or "refused".
 
-Shared by the carrier, payment and supplier adapters (it lives here only for ownership reasons;
-it could move to `activities/common/`).
+Shared by the node, supplier, carrier and payment adapters.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.common.partner_http import PartnerHttp
 from dom_workflows.fulfillment.models import (
     AmendFulfillment,
     CancelFulfillment,
@@ -20,6 +21,7 @@ from dom_workflows.fulfillment.models import (
 from dom_workflows.network import Network
 
 NODE_REFUSED = "NodeRefused"
+NODE_UNAVAILABLE = "NodeUnavailable"
 
 
 class FulfillmentActivities:
@@ -27,23 +29,21 @@ class FulfillmentActivities:
         self.network = network
         self.http = http
 
-    async def _post(self, url: str, key: str, body: dict[str, object]) -> httpx.Response:
-        try:
-            response = await self.http.post(url, json=body, headers={"Idempotency-Key": key})
-        except httpx.HTTPError as e:
-            # Network trouble is transient: Temporal retries with backoff.
-            raise ApplicationError(f"{url} unreachable: {e!r}", type="NodeUnavailable") from e
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ApplicationError(f"{url} answered {response.status_code}", type="NodeUnavailable")
-        return response
+    async def _post(
+        self, endpoint: str, path: str, key: str, body: dict[str, object]
+    ) -> httpx.Response:
+        # One attempt per activity attempt: Temporal's retry policy does the backing off.
+        api = PartnerHttp(self.http, endpoint, unavailable_type=NODE_UNAVAILABLE, attempts=1)
+        return await api.post(path, key, body)
 
     @activity.defn
     async def instruct_node(self, req: FulfillmentRequest) -> NodeAck:
         node = self.network.node(req.node)
         if not node.endpoint:
             return NodeAck(shipment_id=req.shipment_id, node=req.node, adapter="noop")
-        url = f"{node.endpoint.rstrip('/')}/fulfillment-requests"
-        response = await self._post(url, req.shipment_id, req.model_dump(mode="json"))
+        response = await self._post(
+            node.endpoint, "fulfillment-requests", req.shipment_id, req.model_dump(mode="json")
+        )
         if response.status_code in (200, 201, 202, 409):  # 409: the node already has it
             return NodeAck(
                 shipment_id=req.shipment_id,
@@ -65,8 +65,12 @@ class FulfillmentActivities:
         node = self.network.node(req.node)
         if not node.endpoint:
             return NodeAck(shipment_id=req.shipment_id, node=req.node, adapter="noop")
-        url = f"{node.endpoint.rstrip('/')}/fulfillment-requests/{req.shipment_id}/amend"
-        response = await self._post(url, req.idempotency_key(), req.model_dump(mode="json"))
+        response = await self._post(
+            node.endpoint,
+            f"fulfillment-requests/{req.shipment_id}/amend",
+            req.idempotency_key(),
+            req.model_dump(mode="json"),
+        )
         if response.status_code in (200, 202, 204):
             return NodeAck(
                 shipment_id=req.shipment_id,
@@ -86,8 +90,12 @@ class FulfillmentActivities:
         node = self.network.node(req.node)
         if not node.endpoint:
             return NodeAck(shipment_id=req.shipment_id, node=req.node, adapter="noop")
-        url = f"{node.endpoint.rstrip('/')}/fulfillment-requests/{req.shipment_id}/cancel"
-        response = await self._post(url, f"cancel:{req.shipment_id}", req.model_dump(mode="json"))
+        response = await self._post(
+            node.endpoint,
+            f"fulfillment-requests/{req.shipment_id}/cancel",
+            f"cancel:{req.shipment_id}",
+            req.model_dump(mode="json"),
+        )
         # 404: the node has nothing under that id, so nothing is left to cancel. 409 is not
         # success: the node says it is too late (shipped), and treating it as cancelled
         # would re-route units that are already on their way -- a second parcel.
