@@ -21,10 +21,10 @@ from typing import Any
 from rich.console import Console
 
 from activities.inventory.db import create_engine, migrate, seed_network
-from dom_workflows.client import connect
 from dom_workflows.config import Settings
 from dom_workflows.network import NodeSla, load_network
 from dom_workflows.order import search_attributes as attrs
+from workers.client import connect
 from workers.worker import build_worker, dependencies
 
 console = Console()

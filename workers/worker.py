@@ -175,7 +175,7 @@ def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: 
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    from dom_workflows.client import connect
+    from workers.client import connect
 
     client = await connect(settings)
     async with dependencies(settings) as deps:

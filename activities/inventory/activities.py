@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import ledger, schema
+from dom_workflows.common.models import Address, ShipmentLine
 from dom_workflows.inventory.models import (
     ConsumeInput,
     ConsumeResult,
@@ -24,7 +25,7 @@ from dom_workflows.inventory.models import (
     ReserveAndRouteResult,
 )
 from dom_workflows.network import Network
-from dom_workflows.order.models import Address, NodeSlaTimes, ShipmentLine
+from dom_workflows.order.models import NodeSlaTimes
 from dom_workflows.routing import Plan, Scenario, plan_route
 
 # ATP can move between planning and reserving (another order won the race); re-plan this many

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.inventory import schema
 from activities.inventory.db import is_sqlite, utcnow
+from dom_workflows.common.models import ShipmentLine
 from dom_workflows.inventory.models import (
     AtpRow,
     AtpView,
@@ -20,7 +21,6 @@ from dom_workflows.inventory.models import (
     ReleaseInput,
     ReleaseResult,
 )
-from dom_workflows.order.models import ShipmentLine
 
 pos = schema.inventory_positions
 res = schema.reservations

@@ -20,11 +20,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inventory import ledger
 from activities.returns import store
+from dom_workflows.common.models import Address
 from dom_workflows.inventory.models import InventoryReceipt
 from dom_workflows.money import Money
 from dom_workflows.network import Network
 from dom_workflows.order.models import (
-    Address,
     OrderLine,
     OrderRequest,
     OrderState,
@@ -249,7 +249,7 @@ class ReturnClientActivities:
     async def wake_backorders(self, req: WakeBackorders) -> bool:
         """Restocked units wake the backorders waiting for the SKU (harmless if repeated)."""
         from dom_workflows.backorder.models import StockArrival
-        from dom_workflows.client import DomClient  # the client module imports the workflows
+        from workers.client import DomClient  # the client module imports the workflows
 
         return await DomClient(self.client, self.task_queue).stock_arrived(
             req.sku, StockArrival(node=req.node, qty=req.qty, reference=req.reference)
@@ -259,7 +259,7 @@ class ReturnClientActivities:
     async def start_replacement_order(self, req: ReplacementOrder) -> ReplacementStarted:
         """The exchange: a zero-value order (no payment is taken) for the same customer and
         address; the order id makes a retry land on the same order."""
-        from dom_workflows.client import DomClient
+        from workers.client import DomClient
 
         zero = Money(amount=Decimal("0.00"), currency=req.currency)
         order = req.original.model_copy(

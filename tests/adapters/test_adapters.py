@@ -14,10 +14,10 @@ from activities.carrier.activities import CarrierActivities, pick_best
 from activities.fulfillment.activities import FulfillmentActivities
 from activities.payment.activities import PaymentActivities
 from activities.supplier.activities import SupplierActivities
+from dom_workflows.common.models import Address, ShipmentLine
 from dom_workflows.fulfillment.models import CancelFulfillment, FulfillmentRequest
 from dom_workflows.money import Money
 from dom_workflows.network import Network
-from dom_workflows.order.models import Address, ShipmentLine
 from dom_workflows.payment.models import Authorize, Capture, Refund, VoidAuthorization
 from dom_workflows.shipping.models import LabelRequest, Parcel, RateQuote, RateRequest, VoidLabel
 from dom_workflows.supplier.models import PurchaseOrder, PurchaseOrderLine, po_id_for

@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import schema
-from dom_workflows.client import DomClient
 from dom_workflows.config import PROJECT_ROOT, Settings
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderState
 from dom_workflows.partners import signing
 from workers.api.app import ApiDeps, create_app
 from workers.api.security import PartnerSecrets, load_secrets
+from workers.client import DomClient
 from workers.worker import build_worker, dependencies
 
 SECRETS = load_secrets(PROJECT_ROOT / "examples" / "partners.json")

@@ -17,12 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 from activities.inventory import ledger, schema
 from dom_workflows.backorder.models import StockArrival, waitlist_workflow_id
 from dom_workflows.backorder.workflows import SkuWaitlistWorkflow
-from dom_workflows.client import DomClient
 from dom_workflows.inventory.models import InventoryReceipt
 from dom_workflows.network import Network, SkuConfig
 from dom_workflows.order.models import CancelLine, CancelRequest, OrderState, OrderStatus
 from dom_workflows.order.workflows import OrderWorkflow
 from tests.order.conftest import OrderHarness, make_order, order_harness
+from workers.client import DomClient
 
 SKU = "KAYAK-SEAT"  # a new SKU that nobody stocks yet
 

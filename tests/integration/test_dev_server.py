@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import ledger
-from dom_workflows.client import CancelRefused, DomClient
 from dom_workflows.config import Settings
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderStatus, ShipmentEvent
 from tests.order.conftest import make_order
+from workers.client import CancelRefused, DomClient
 from workers.worker import build_worker, dependencies
 
 pytestmark = pytest.mark.devserver

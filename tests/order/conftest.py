@@ -14,12 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from dom_workflows.common.models import Address, Customer
 from dom_workflows.config import Settings
 from dom_workflows.money import Money
 from dom_workflows.network import Network
 from dom_workflows.order.models import (
-    Address,
-    Customer,
     OrderLine,
     OrderRequest,
     OrderState,

@@ -11,12 +11,12 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import ledger
+from dom_workflows.common.models import ShipmentLine
 from dom_workflows.network import Network
 from dom_workflows.order.models import (
     OrderStatus,
     PlaceHold,
     ReleaseHold,
-    ShipmentLine,
     ShipmentStatus,
 )
 from dom_workflows.order.workflows import OrderWorkflow

@@ -83,8 +83,8 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def _returns(h: OrderHarness) -> Any:
-    from dom_workflows.client import DomClient
     from tests.returns.conftest import Returns
+    from workers.client import DomClient
 
     return Returns(h, DomClient(h.client, h.task_queue), h.engine)
 
@@ -147,7 +147,7 @@ async def return_exchange(h: OrderHarness) -> WorkflowHandle[Any, Any]:
 
 
 async def return_refused(h: OrderHarness) -> WorkflowHandle[Any, Any]:
-    from dom_workflows.client import ReturnRefused
+    from workers.client import ReturnRefused
 
     r = _returns(h)
     order = make_order([("BOOT-HIKE-9", 1)], order_id="REC-RET-REFUSED")

@@ -17,15 +17,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import ledger, schema
 from dom_workflows.backorder.models import StockArrival
-from dom_workflows.client import DomClient
+from dom_workflows.common.models import ShipmentLine
 from dom_workflows.config import Settings
 from dom_workflows.inventory.models import InventoryReceipt
 from dom_workflows.network import Network, SkuConfig
-from dom_workflows.order.models import CancelLine, CancelRequest, ReleaseHold, ShipmentLine
+from dom_workflows.order.models import CancelLine, CancelRequest, ReleaseHold
 from dom_workflows.order.workflows import OrderWorkflow
 from tests.conftest import LiveSim
 from tests.order.conftest import OrderHarness, make_order, order_harness
 from tests.replay.test_replay import HISTORIES, RECORDING, already_recorded
+from workers.client import DomClient
 
 FLOWS = [
     "flow_backorder_filled",

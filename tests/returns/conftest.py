@@ -16,13 +16,13 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import schema
-from dom_workflows.client import DomClient
 from dom_workflows.config import Settings
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderRequest, OrderState, ShipmentStatus
 from dom_workflows.returns.models import ReturnResult, ReturnState
 from tests.conftest import LiveSim
 from tests.order.conftest import OrderHarness, order_harness
+from workers.client import DomClient
 
 
 @dataclass

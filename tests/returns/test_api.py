@@ -14,7 +14,6 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from dom_workflows.client import DomClient
 from dom_workflows.network import Network
 from dom_workflows.order.models import ShipmentEvent, ShipmentStatus
 from dom_workflows.returns.models import ReturnState, ReturnStatus
@@ -22,6 +21,7 @@ from tests.api.conftest import SECRETS, Api, assert_problem
 from tests.conftest import LiveSim
 from tests.returns.conftest import partner_settings
 from workers.api.app import ApiDeps, create_app
+from workers.client import DomClient
 from workers.worker import build_worker, dependencies
 
 NODE = "wh-columbus"  # the network's return node

@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 
 from activities.returns import store
-from dom_workflows.client import ReturnClosed, ReturnNotFound, ReturnRefused
 from dom_workflows.returns.models import (
     ExchangeLine,
     ReceivedUnits,
@@ -23,6 +22,7 @@ from dom_workflows.returns.models import (
 from tests.conftest import LiveSim
 from tests.order.conftest import make_order
 from tests.returns.conftest import Returns
+from workers.client import ReturnClosed, ReturnNotFound, ReturnRefused
 
 RETURN_NODE = "wh-columbus"  # examples/network.json: order_policy.return_node
 

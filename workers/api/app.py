@@ -17,12 +17,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from activities.inventory.db import create_engine, migrate
-from dom_workflows.client import DomClient, connect
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
 from workers.api import errors, holds, inventory, orders, partners, returns, shopify
 from workers.api.deps import ApiDeps
 from workers.api.security import load_secrets
+from workers.client import DomClient, connect
 
 __all__ = ["ApiDeps", "api_dependencies", "create_app", "serve"]
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dom_workflows.client import DomClient
 from dom_workflows.network import Network
 from workers.api.security import PartnerSecrets
+from workers.client import DomClient
 
 
 @dataclass

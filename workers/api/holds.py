@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from temporalio.service import RPCError, RPCStatusCode
 
-from dom_workflows.client import HoldRefused, update_payment_method
 from dom_workflows.order.models import Hold, PaymentSummary, PaymentUpdate, PlaceHold, ReleaseHold
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, ProblemDoc, parse_model
 from workers.api.orders import order_state
+from workers.client import HoldRefused, update_payment_method
 
 router = APIRouter(tags=["holds"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {

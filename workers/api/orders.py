@@ -12,7 +12,6 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.order.activities import check_lines
-from dom_workflows.client import CancelRefused, OrderNotFound
 from dom_workflows.order.models import (
     CancelRequest,
     CancelResult,
@@ -23,6 +22,7 @@ from dom_workflows.order.models import (
 from workers.api import keys
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, ProblemDoc, parse_json, validation_problem
+from workers.client import CancelRefused, OrderNotFound
 
 router = APIRouter(tags=["orders"])
 

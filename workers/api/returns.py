@@ -15,7 +15,6 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
-from dom_workflows.client import ReturnClosed, ReturnNotFound, ReturnRefused
 from dom_workflows.returns import logic
 from dom_workflows.returns.models import (
     INVALID_RETURN,
@@ -31,6 +30,7 @@ from workers.api.errors import Problem, parse_model
 from workers.api.orders import PROBLEMS, order_state, valid_order_id
 from workers.api.partners import SIGNED
 from workers.api.security import verified_partner_body
+from workers.client import ReturnClosed, ReturnNotFound, ReturnRefused
 
 log = logging.getLogger("dom.api.returns")
 router = APIRouter(tags=["returns"])

@@ -65,9 +65,9 @@ def register(app: typer.Typer) -> None:
         from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
         from activities.inventory.db import create_engine, migrate, seed_network
-        from dom_workflows.client import connect
         from dom_workflows.network import load_network
         from dom_workflows.order import search_attributes as attrs
+        from workers.client import connect
 
         async def go() -> None:
             s = settings()

@@ -10,9 +10,9 @@ from rich.table import Table
 from activities.inventory import ledger
 from activities.inventory.db import create_engine, migrate
 from dom_workflows.backorder.models import StockArrival
-from dom_workflows.client import DomClient
 from dom_workflows.inventory.models import AtpView, InventoryReceipt
 from workers.cli.common import console, fail, print_json, run, settings
+from workers.client import DomClient
 
 inventory_app = typer.Typer(help="Inventory positions and receipts.", no_args_is_help=True)
 

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from rich.table import Table
 from temporalio.service import RPCError
 
-from dom_workflows.client import CancelRefused, DomClient, HoldRefused, OrderNotFound
 from dom_workflows.order.models import (
     CancelLine,
     CancelRequest,
@@ -23,6 +22,7 @@ from dom_workflows.order.models import (
     ShipmentEventType,
 )
 from workers.cli.common import console, fail, print_json, run, settings
+from workers.client import CancelRefused, DomClient, HoldRefused, OrderNotFound
 
 order_app = typer.Typer(help="Submit, inspect and cancel orders.", no_args_is_help=True)
 shipment_app = typer.Typer(help="Report fulfilment and carrier events.", no_args_is_help=True)

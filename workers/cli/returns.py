@@ -8,7 +8,6 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from dom_workflows.client import DomClient, ReturnClosed, ReturnNotFound, ReturnRefused
 from dom_workflows.returns.models import (
     GRADES,
     ExchangeLine,
@@ -19,6 +18,7 @@ from dom_workflows.returns.models import (
     ReturnState,
 )
 from workers.cli.common import console, fail, print_json, run, settings
+from workers.client import DomClient, ReturnClosed, ReturnNotFound, ReturnRefused
 
 return_app = typer.Typer(help="Returns (RMAs): open, show, report receipt.", no_args_is_help=True)
 

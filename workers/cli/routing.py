@@ -49,7 +49,7 @@ def route(
     if as_json:
         typer.echo(json.dumps(plan.model_dump(mode="json"), indent=2))
         return
-    from dom_workflows.routing.render import render_plan
+    from workers.cli.routing_render import render_plan
 
     render_plan(_console(), plan, explain=explain)
 
@@ -67,7 +67,7 @@ def bench_routing(
     ] = None,
 ) -> None:
     """Run every routing strategy on the same synthetic orders and compare them."""
-    from dom_workflows.routing.bench import as_dicts, run_bench
+    from workers.bench.routing import as_dicts, run_bench
 
     stats = run_bench(orders, nodes, seed)
     table = Table(title=f"routing bench: {orders} orders, {nodes} nodes, seed {seed}")

@@ -8,9 +8,9 @@ import random
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from dom_workflows.common.models import Address
 from dom_workflows.geo import UnknownZip, geocode_zip, haversine_miles
 from dom_workflows.money import CENTS, Money
-from dom_workflows.order.models import Address
 from dom_workflows.shipping.models import LabelRequest, RateQuote, RateRequest
 from workers.simulator.idempotency import Invalid, Outcome
 

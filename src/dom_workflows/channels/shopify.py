@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dom_workflows.common.models import Address, Customer
 from dom_workflows.money import Money
-from dom_workflows.order.models import Address, Customer, OrderLine, OrderRequest
+from dom_workflows.order.models import OrderLine, OrderRequest
 
 CHANNEL = "shopify"
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from dom_workflows.order.models import Address, ShipmentLine
+from dom_workflows.common.models import Address, ShipmentLine
 
 
 class FulfillmentRequest(BaseModel):

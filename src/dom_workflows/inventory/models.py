@@ -7,14 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from dom_workflows.common.models import Address, ShipmentLine
 from dom_workflows.money import Money
 from dom_workflows.order.models import (
-    Address,
     NodeSlaTimes,
     OrderPolicy,
     OrderRequest,
     PartnerSetup,
-    ShipmentLine,
 )
 
 

@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.fulfillment.activities import FulfillmentActivities
     from activities.inventory.activities import InventoryActivities
+    from dom_workflows.common.models import ShipmentLine
     from dom_workflows.fulfillment.models import AmendFulfillment, CancelFulfillment
     from dom_workflows.inventory.models import ReleaseInput, ValidatedOrder
     from dom_workflows.money import Money
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         OrderState,
         OrderStatus,
         Shipment,
-        ShipmentLine,
         ShipmentStatus,
         TimelineEvent,
         order_workflow_id,

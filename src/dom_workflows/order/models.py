@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dom_workflows.common.models import Address, Customer, ShipmentLine
 from dom_workflows.money import Money
 
 ORDER_WORKFLOW_ID_PREFIX = "order-"
@@ -17,23 +18,6 @@ ORDER_WORKFLOW_ID_PREFIX = "order-"
 
 def order_workflow_id(order_id: str) -> str:
     return f"{ORDER_WORKFLOW_ID_PREFIX}{order_id}"
-
-
-class Customer(BaseModel):
-    id: str
-    tier: str = "standard"
-    email: str | None = None
-
-
-class Address(BaseModel):
-    name: str = ""
-    line1: str = ""
-    city: str = ""
-    state: str | None = None
-    zip: str | None = None
-    country: str = "US"
-    lat: float | None = None
-    lon: float | None = None
 
 
 class OrderLine(BaseModel):
@@ -154,12 +138,6 @@ class ShipmentStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         return self in (ShipmentStatus.REQUESTED, ShipmentStatus.ACCEPTED)
-
-
-class ShipmentLine(BaseModel):
-    line_id: str
-    sku: str
-    qty: int
 
 
 class NodeSlaTimes(BaseModel):

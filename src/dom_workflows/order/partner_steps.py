@@ -20,7 +20,8 @@ from dom_workflows.order.base import (
 with workflow.unsafe.imports_passed_through():
     from activities.carrier.activities import CarrierActivities
     from activities.supplier.activities import SupplierActivities
-    from dom_workflows.order.models import Address, Shipment, ShipmentLine
+    from dom_workflows.common.models import Address, ShipmentLine
+    from dom_workflows.order.models import Shipment
     from dom_workflows.shipping.models import LabelRequest, Parcel, RateRequest, VoidLabel
     from dom_workflows.supplier.models import (
         CancelPurchaseOrder,

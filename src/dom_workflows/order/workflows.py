@@ -33,12 +33,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.fulfillment.activities import FulfillmentActivities
     from activities.inventory.activities import InventoryActivities
     from activities.order.activities import OrderActivities
+    from dom_workflows.common.models import Address, ShipmentLine
     from dom_workflows.fulfillment.models import FulfillmentRequest
     from dom_workflows.inventory.models import ConsumeInput, ReserveAndRouteInput, SourcingLine
     from dom_workflows.money import Money
     from dom_workflows.order import state as bk
     from dom_workflows.order.models import (
-        Address,
         CancelRequest,
         CancelResult,
         OrderRequest,
@@ -48,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
         RouteSummary,
         Shipment,
         ShipmentEvent,
-        ShipmentLine,
         ShipmentStatus,
     )
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dom_workflows.order.models import ShipmentLine
+from dom_workflows.common.models import ShipmentLine
 
 PartnerEventType = Literal[
     "fulfillment.accepted",

@@ -15,8 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dom_workflows.common.models import Address, Customer
 from dom_workflows.money import Money
-from dom_workflows.order.models import Address, Customer, OrderRequest, OrderState, TimelineEvent
+from dom_workflows.order.models import OrderRequest, OrderState, TimelineEvent
 
 RETURN_WORKFLOW_ID_PREFIX = "return-"
 # Refund sequence numbers of an RMA: `refund:<order>:<REFUND_SEQ_BASE * n + k>` for its k-th

@@ -240,21 +240,12 @@ class Plan(BaseModel):
         return max((s.transit_days for s in self.shipments), default=None)
 
 
-def describe_validation_error(what: str, exc: ValidationError) -> str:
-    """One line per problem, with the JSON path, e.g. `order.lines.0.qty: ...`."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    return f"invalid {what}: " + "; ".join(parts)
-
-
 def load_scenario(source: Any) -> Scenario:
     """Validate a scenario from a dict, JSON text or a path; raises RoutingError, never pydantic's."""
     import json
     import os
 
-    from .errors import RoutingError
+    from .errors import RoutingError, describe_validation_error
 
     if isinstance(source, Scenario):
         return source

@@ -129,6 +129,6 @@ def load_policy(source: Any) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        from .models import describe_validation_error
+        from .errors import describe_validation_error
 
         raise RoutingError(describe_validation_error("policy", exc)) from exc

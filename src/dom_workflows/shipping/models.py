@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dom_workflows.common.models import Address
 from dom_workflows.money import Amount, Money
-from dom_workflows.order.models import Address
 
 
 class Parcel(BaseModel):

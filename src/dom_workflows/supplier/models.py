@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from dom_workflows.common.models import Address
 from dom_workflows.money import Money
-from dom_workflows.order.models import Address
 
 
 class PurchaseOrderLine(BaseModel):

@@ -7,8 +7,8 @@ from decimal import Decimal
 from rich.console import Console
 from rich.table import Table
 
-from .explain import money
-from .models import Plan
+from dom_workflows.routing.explain import money
+from dom_workflows.routing.models import Plan
 
 
 def render_plan(console: Console, plan: Plan, *, explain: bool = False) -> None:

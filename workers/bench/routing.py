@@ -14,10 +14,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .api import STRATEGIES
-from .cost import allocation_cost, shipment_cost
-from .models import Order, Scenario
-from .problem import build_problem
+from dom_workflows.routing.api import STRATEGIES
+from dom_workflows.routing.cost import allocation_cost, shipment_cost
+from dom_workflows.routing.models import Order, Scenario
+from dom_workflows.routing.problem import build_problem
 
 # (city, state, lat, lon, metro population in thousands)
 METROS: list[tuple[str, str, float, float, int]] = [

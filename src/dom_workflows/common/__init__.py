@@ -1,0 +1,1 @@
+"""Types and presets every domain shares."""

@@ -1,0 +1,16 @@
+"""Names of the failure types that cross process boundaries (activity -> workflow -> client).
+
+Temporal carries an ApplicationError's type as a string; one constant per name keeps the raiser,
+the retry policies that must not retry it and the client that translates it in step."""
+
+INVALID_ORDER = "InvalidOrder"
+ROUTING_ERROR = "RoutingError"
+RESERVATION_CONFLICT = "ReservationConflict"
+NODE_REFUSED = "NodeRefused"
+CANCEL_REFUSED = "CancelRefused"
+HOLD_REFUSED = "HoldRefused"
+PAYMENT_DECLINED = "PaymentDeclined"
+PAYMENT_REFUSED = "PaymentRefused"
+CAPTURE_REFUSED = "CaptureRefused"
+VOID_REFUSED = "VoidRefused"
+ORDER_FAILED = "OrderFailed"

@@ -1,0 +1,63 @@
+"""Timeouts and retry policies for the kinds of activity the workflows call, in one place.
+
+Each preset is the keyword arguments of `workflow.execute_activity*`, so a call site reads
+`**DATABASE` and every workflow retries the same kind of work the same way."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.common import RetryPolicy
+
+from dom_workflows.common import errors
+
+# Our own database: short calls; retried quickly, except for answers no retry can change.
+DATABASE: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=[errors.INVALID_ORDER, errors.ROUTING_ERROR],
+    ),
+}
+
+# A node or supplier over HTTP. Unreachable for NODE_GIVE_UP counts as a refusal: the units go
+# elsewhere instead of waiting on a dead partner.
+NODE_GIVE_UP = timedelta(minutes=30)
+NODE: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=20),
+    "schedule_to_close_timeout": NODE_GIVE_UP,
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        maximum_interval=timedelta(minutes=2),
+        non_retryable_error_types=[errors.NODE_REFUSED],
+    ),
+}
+
+# The carrier: labels and voids. Same shape as a node, without the give-up deadline (a label
+# that cannot be bought is escalated by the caller).
+CARRIER: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=20),
+    "retry_policy": NODE["retry_policy"],
+}
+
+# The payment provider: declines and refusals are answers, not faults.
+PAYMENT: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        maximum_interval=timedelta(minutes=1),
+        non_retryable_error_types=[
+            errors.PAYMENT_DECLINED,
+            errors.CAPTURE_REFUSED,
+            errors.VOID_REFUSED,
+        ],
+    ),
+}
+
+# Signalling another workflow from an activity (waitlists, consolidation groups).
+SIGNAL: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
