@@ -79,7 +79,7 @@ class InventoryActivities:
                     },
                     "service_level": order.service_level,
                     "promise_days": order.promise_days,
-                    "customer_tier": order.customer.tier,
+                    "customer_tier": order.customer_tier,
                     "delivery": order.delivery,
                     "pickup_node": order.pickup_node,
                     "weekday": inp.weekday,

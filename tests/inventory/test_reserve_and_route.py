@@ -14,7 +14,12 @@ from temporalio.exceptions import ApplicationError
 from activities.inventory import ledger, schema
 from activities.inventory.activities import InventoryActivities
 from dom_workflows.config import Settings
-from dom_workflows.inventory.models import ReserveAndRouteInput, SourcingLine, ValidatedOrder
+from dom_workflows.inventory.models import (
+    OrderToRoute,
+    ReserveAndRouteInput,
+    SourcingLine,
+    ValidatedOrder,
+)
 from dom_workflows.money import Money
 from dom_workflows.network import Network
 from dom_workflows.routing import load_policy
@@ -27,7 +32,7 @@ STOCK = {"wh-reno": 20, "wh-dallas": 20, "wh-columbus": 10}  # 50 units across 3
 def route_input(order_id: str, sku: str, qty: int, attempt: int = 1) -> ReserveAndRouteInput:
     order = make_order([(sku, qty)], order_id=order_id)
     return ReserveAndRouteInput(
-        order=order,
+        order=OrderToRoute.of(order),
         destination=ValidatedOrder(
             ship_to_lat=40.7484,
             ship_to_lon=-73.9967,

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 # Signal names on the order workflow (by name, to keep the order and backorder modules apart).
-ORDER_STOCK_SIGNAL = "backorder_stock"
+from dom_workflows.order import names as order_names
 # How long the list waits for a woken order to say whether the stock covered it.
 SETTLE_TIMEOUT = timedelta(minutes=10)
 SIGNAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -100,7 +100,7 @@ class BackorderWorkflow:
             sku = self._woken.pop(0)
             # The order reserves and routes, then answers with set_remaining(after_wake=True).
             await workflow.get_external_workflow_handle(inp.order_workflow_id).signal(
-                ORDER_STOCK_SIGNAL, StockAvailable(sku=sku)
+                order_names.STOCK_AVAILABLE, StockAvailable(sku=sku)
             )
 
     @workflow.signal

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
         Member,
     )
 
-ORDER_CONSOLIDATED_SIGNAL = "consolidated"
+from dom_workflows.order import names as order_names
 
 
 @workflow.defn
@@ -91,7 +91,7 @@ class ConsolidationWorkflow:
             # An order that ended meanwhile cannot be told; the others still ship together.
             with contextlib.suppress(FailureError):
                 await workflow.get_external_workflow_handle(m.order_workflow_id).signal(
-                    ORDER_CONSOLIDATED_SIGNAL,
+                    order_names.CONSOLIDATED,
                     Consolidated(
                         group_id=group.group_id, shipment_id=m.shipment_id, shipments=shipments
                     ),

@@ -34,8 +34,32 @@ class SourcingLine(ShipmentLine):
     unit_price: Decimal | None = None
 
 
+class OrderToRoute(BaseModel):
+    """What the router needs of an order (not the whole order: lines come as SourcingLines)."""
+
+    order_id: str
+    service_level: str = "ground"
+    promise_days: int | None = None
+    customer_tier: str = "standard"
+    delivery: str = "ship"
+    pickup_node: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, order: OrderRequest) -> OrderToRoute:
+        return cls(
+            order_id=order.order_id,
+            service_level=order.service_level,
+            promise_days=order.promise_days,
+            customer_tier=order.customer.tier,
+            delivery=order.delivery,
+            pickup_node=order.pickup_node,
+            tags=order.tags,
+        )
+
+
 class ReserveAndRouteInput(BaseModel):
-    order: OrderRequest
+    order: OrderToRoute
     destination: ValidatedOrder
     attempt: int = Field(ge=1)
     lines: list[SourcingLine]

@@ -169,6 +169,8 @@ class Shipment(BaseModel):
     captured: Money | None = None
     capture_id: str | None = None  # refunds (returns) are made against this capture
     consolidation_group: str | None = None
+    # What the node was first asked for; `lines` shrink as units are cancelled.
+    requested_lines: list[ShipmentLine] = Field(default_factory=list)
 
     @property
     def units(self) -> int:

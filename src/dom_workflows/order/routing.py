@@ -1,0 +1,132 @@
+"""Routing inside the order: reserve and route whatever units still need a node, turn the
+plan into shipments, and decide what happens to units no node could take."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from dom_workflows.common.retry import DATABASE
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory.activities import InventoryActivities
+    from dom_workflows.inventory.models import (
+        OrderToRoute,
+        ReserveAndRouteInput,
+        SourcingLine,
+        ValidatedOrder,
+    )
+    from dom_workflows.order import state as bk
+    from dom_workflows.order.backorders import Backorders
+    from dom_workflows.order.book import OrderBook
+    from dom_workflows.order.cancellation import Cancellation
+    from dom_workflows.order.models import RouteSummary, Shipment
+    from dom_workflows.order.undo import units
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Routing:
+    def __init__(
+        self,
+        book: OrderBook,
+        destination: ValidatedOrder,
+        backorders: Backorders,
+        cancellation: Cancellation,
+    ) -> None:
+        self._book = book
+        self._destination = destination
+        self._backorders = backorders
+        self._cancellation = cancellation
+        self._attempt = 0
+        self.excluded: dict[str, str] = {}  # node -> why it gets no more of this order
+
+    def pending(self) -> list[SourcingLine]:
+        return [
+            SourcingLine(
+                line_id=ln.line_id,
+                sku=ln.sku,
+                qty=bk.pending_units(ln),
+                unit_price=ln.unit_price.amount,
+            )
+            for ln in self._book.state.lines
+            if bk.pending_units(ln) > 0
+        ]
+
+    async def route(self, *, from_backorder: bool = False) -> list[Shipment]:
+        """Reserve and route the pending units; the new shipments to follow. The caller holds
+        the order's lock."""
+        book = self._book
+        pending = self.pending()
+        if book.terminal() or not pending:
+            return []
+        if self._attempt >= book.policy.max_route_attempts and not from_backorder:
+            await self._out_of_attempts(pending)
+            return []
+        self._attempt += 1
+        excluding = f", excluding {', '.join(sorted(self.excluded))}" if self.excluded else ""
+        result = await workflow.execute_local_activity_method(
+            InventoryActivities.reserve_and_route,
+            ReserveAndRouteInput(
+                order=OrderToRoute.of(book.order),
+                destination=self._destination,
+                attempt=self._attempt,
+                lines=pending,
+                excluded_nodes=dict(self.excluded),
+                weekday=WEEKDAYS[workflow.now().weekday()],
+            ),
+            **DATABASE,
+            summary=f"reserve & route attempt {self._attempt}: "
+            f"{units(sum(s.qty for s in pending))}{excluding}",
+        )
+        now = workflow.now()
+        new = [
+            Shipment(
+                shipment_id=f.shipment_id,
+                node=f.node,
+                node_type=f.node_type,
+                lines=f.lines,
+                requested_lines=[sl.model_copy() for sl in f.lines],
+                service=f.service,
+                route_attempt=result.attempt,
+                sla=f.sla,
+                requested_at=now,
+                ship_from=f.ship_from,
+                billable_lb=f.billable_lb,
+            )
+            for f in result.fulfillments
+        ]
+        for sh in new:
+            for sl in sh.lines:
+                book.line(sl.line_id).allocated += sl.qty
+        book.state.shipments.extend(new)
+        for b in result.backordered:
+            book.line(b.line_id).backordered += b.qty
+        book.state.routes.append(
+            RouteSummary(
+                attempt=result.attempt,
+                strategy=result.strategy,
+                total_cost=result.total_cost,
+                summary=result.summary,
+                shipments=[f.shipment_id for f in result.fulfillments],
+                backordered=result.backordered,
+            )
+        )
+        book.event("routed", f"attempt {result.attempt}: {result.summary}")
+        book.refresh()
+        if result.backordered and not from_backorder:
+            await self._backorders.sync()
+        return new
+
+    async def _out_of_attempts(self, pending: list[SourcingLine]) -> None:
+        book = self._book
+        what = f"{units(sum(s.qty for s in pending))} found no node after {self._attempt} routing attempts"
+        if book.policy.after_max_attempts == "cancel":
+            await self._cancellation.cancel(
+                {s.line_id: s.qty for s in pending}, what, "routing policy"
+            )
+            return
+        for sl in pending:
+            book.line(sl.line_id).backordered += sl.qty
+        book.event("backordered", what)
+        book.refresh()
+        await self._backorders.sync()
