@@ -79,6 +79,7 @@ class Dependencies:
             inventory.release_reservations,
             inventory.consume_reservations,
             inventory.receive_inventory,
+            inventory.record_unplanned_outbound,
             fulfillment.instruct_node,
             fulfillment.cancel_at_node,
             fulfillment.amend_at_node,

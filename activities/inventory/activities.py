@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import ledger, schema
+from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.common.models import Address, ShipmentLine
 from dom_workflows.inventory.models import (
     ConsumeInput,
@@ -23,6 +24,7 @@ from dom_workflows.inventory.models import (
     ReleaseResult,
     ReserveAndRouteInput,
     ReserveAndRouteResult,
+    UnplannedOutbound,
 )
 from dom_workflows.network import Network
 from dom_workflows.order.models import NodeSlaTimes
@@ -204,3 +206,17 @@ class InventoryActivities:
     @activity.defn
     async def receive_inventory(self, receipt: InventoryReceipt) -> bool:
         return await ledger.receive(self.engine, receipt)
+
+    @activity.defn
+    async def record_unplanned_outbound(self, inp: UnplannedOutbound) -> int:
+        """A node shipped units of a request the DOM had cancelled: they leave on_hand (once per
+        reference) and an escalation is filed. Returns the units taken out of on_hand."""
+        return await record_unplanned_outbound(
+            self.engine,
+            order_id=inp.order_id,
+            shipment_id=inp.shipment_id,
+            node=inp.node,
+            lines=[(ln.sku, ln.qty) for ln in inp.lines],
+            reference=inp.reference,
+            note=inp.note,
+        )
