@@ -80,6 +80,7 @@ class Dependencies:
             inventory.consume_reservations,
             inventory.receive_inventory,
             inventory.record_unplanned_outbound,
+            inventory.close_order,
             fulfillment.instruct_node,
             fulfillment.cancel_at_node,
             fulfillment.amend_at_node,

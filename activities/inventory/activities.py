@@ -16,6 +16,8 @@ from activities.inventory import ledger, schema
 from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.common.models import Address, ShipmentLine
 from dom_workflows.inventory.models import (
+    CloseOrderInput,
+    CloseOrderResult,
     ConsumeInput,
     ConsumeResult,
     InventoryReceipt,
@@ -206,6 +208,12 @@ class InventoryActivities:
     @activity.defn
     async def receive_inventory(self, receipt: InventoryReceipt) -> bool:
         return await ledger.receive(self.engine, receipt)
+
+    @activity.defn
+    async def close_order(self, inp: CloseOrderInput) -> CloseOrderResult:
+        """The last step of every order workflow: release whatever the order still holds in
+        `reserved` and record the closure (once; a retry returns the first result)."""
+        return await ledger.close_order(self.engine, inp)
 
     @activity.defn
     async def record_unplanned_outbound(self, inp: UnplannedOutbound) -> int:
