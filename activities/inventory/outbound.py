@@ -150,3 +150,9 @@ async def list_escalations(engine: AsyncEngine, *, limit: int = 100) -> list[dic
     async with engine.connect() as conn:
         rows = await conn.execute(sa.select(e).order_by(e.c.id.desc()).limit(limit))
         return [dict(r._mapping) for r in rows]
+
+
+async def count_escalations(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        count = await conn.execute(sa.select(sa.func.count()).select_from(schema.escalations))
+        return int(count.scalar_one())
