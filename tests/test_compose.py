@@ -4,13 +4,14 @@ services, images and builds, ports, dependencies, variables, commands and the da
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-import typer
 import yaml
+from typer.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -162,44 +163,58 @@ def test_dom_services_point_at_the_compose_databases_and_temporal(
     assert _env(services["temporal-ui"])["TEMPORAL_ADDRESS"] == "temporal:7233"
 
 
-def _commands(app: typer.Typer, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
-    found = set()
-    for cmd in app.registered_commands:
-        name = cmd.name or (cmd.callback.__name__.replace("_", "-") if cmd.callback else "")
-        found.add((*prefix, name))
-    for group in app.registered_groups:
-        if group.typer_instance is not None and group.name:
-            found |= _commands(group.typer_instance, (*prefix, group.name))
-    return found
-
-
-def _pending_commands() -> set[tuple[str, ...]]:
-    """Commands whose modules exist but which workers/cli/main.py may not wire in yet."""
-    from workers.cli import api as api_cli
-    from workers.cli.simulate import simulate_app
-
-    extra = typer.Typer()
-    api_cli.register(extra)
-    extra.add_typer(simulate_app, name="simulate")
-    return _commands(extra)
-
-
-def test_container_commands_exist_in_the_cli(services: dict[str, dict[str, Any]]) -> None:
+def _dom(args: list[str]) -> Result:
+    """Run the real `dom` app (workers.cli.main:app, the console script) as a user would."""
     from workers.cli.main import app
 
-    known = _commands(app) | _pending_commands()
-    for name in DOM_SERVICES:
-        command = services[name]["command"]
-        assert command[0] == "dom", name
-        words = tuple(command[1:])
-        assert any(words[: len(c)] == c for c in known), (
-            f"{name}: `dom {' '.join(words)}` is not a command"
-        )
+    return CliRunner().invoke(app, args, env={"COLUMNS": "200", "NO_COLOR": "1"}, prog_name="dom")
 
 
-def test_compose_commands_are_wired_into_the_dom_cli() -> None:
-    from workers.cli.main import app
+def test_the_console_script_is_the_app_under_test() -> None:
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert doc["project"]["scripts"]["dom"] == "workers.cli.main:app"
 
-    missing = sorted(" ".join(c) for c in _pending_commands() - _commands(app))
-    if missing:
-        pytest.skip(f"workers/cli/main.py does not register yet: {missing}")
+
+@pytest.mark.parametrize("service", sorted(DOM_SERVICES))
+def test_container_command_parses_in_the_dom_cli(
+    services: dict[str, dict[str, Any]], service: str
+) -> None:
+    """The container's exact argv, plus --help so nothing runs: the parser reads every word
+    first, so a missing command or sub-command, or an unknown option, exits 2 here."""
+    command = [str(w) for w in services[service]["command"]]
+    assert command[0] == "dom", service
+    result = _dom([*command[1:], "--help"])
+    assert result.exit_code == 0, f"{service}: `{' '.join(command)}`:\n{result.output}"
+    words = [w for w in command[1:] if not w.startswith("-")]
+    assert "Usage: dom " in result.output, result.output
+    assert words[0] in result.output.split("Usage: dom ", 1)[1].splitlines()[0], result.output
+
+
+@pytest.mark.parametrize(
+    ("words", "options"),
+    [
+        (["api"], ["--host", "--port"]),
+        (["worker"], []),
+        (["setup"], []),
+        (
+            ["simulate", "partners"],
+            [
+                "--host",
+                "--port",
+                "--api-url",
+                "--accept-delay",
+                "--reject-rate",
+                "--fail-rate",
+                "--timeout-rate",
+                "--seed",
+            ],
+        ),
+    ],
+)
+def test_dom_help_lists_the_command_and_its_options(words: list[str], options: list[str]) -> None:
+    """`dom <words> --help` on the real app, as a user types it."""
+    result = _dom([*words, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"Usage: dom {' '.join(words)}" in result.output, result.output
+    for option in options:
+        assert option in result.output, (words, option)

@@ -51,6 +51,9 @@ from dom_workflows.returns.models import (
 )
 from dom_workflows.returns.workflows import ReturnWorkflow
 
+# The order workflow's signal for partner reports (payload: a ShipmentEvent).
+SHIPMENT_EVENT_SIGNAL = "shipment_event"
+
 
 class CancelRefused(Exception):
     """The order cannot be cancelled as asked; the message says why."""
@@ -189,7 +192,11 @@ class DomClient:
             raise
 
     async def send_shipment_event(self, order_id: str, event: ShipmentEvent) -> None:
-        await self.handle(order_id).signal(OrderWorkflow.shipment_event, event)
+        """One signal, by name: the workflow validates the payload itself, so this does not
+        depend on the handler's Python signature. Raises RPCError NOT_FOUND if the order's
+        workflow is not running."""
+        handle = self.client.get_workflow_handle(order_workflow_id(order_id))
+        await handle.signal(SHIPMENT_EVENT_SIGNAL, event)
 
     async def result(self, order_id: str) -> object:
         return await self.handle(order_id).result()

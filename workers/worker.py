@@ -79,6 +79,8 @@ class Dependencies:
             inventory.release_reservations,
             inventory.consume_reservations,
             inventory.receive_inventory,
+            inventory.record_unplanned_outbound,
+            inventory.close_order,
             fulfillment.instruct_node,
             fulfillment.cancel_at_node,
             fulfillment.amend_at_node,
@@ -158,14 +160,13 @@ def client_activities(client: Client, task_queue: str) -> list[Any]:
     """Activities that need the Temporal client itself (signal-with-start)."""
     waitlist = WaitlistActivities(client, task_queue)
     consolidation = ConsolidationActivities(client, task_queue)
-    returns = ReturnClientActivities(client, task_queue)
+    returns = ReturnClientActivities(client)
     return [
         waitlist.join_waitlist,
         waitlist.leave_waitlist,
         consolidation.join_consolidation,
         returns.read_order_for_return,
         returns.wake_backorders,
-        returns.start_replacement_order,
     ]
 
 

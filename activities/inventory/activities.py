@@ -13,8 +13,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import ledger, schema
+from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.common.models import Address, ShipmentLine
 from dom_workflows.inventory.models import (
+    CloseOrderInput,
+    CloseOrderResult,
     ConsumeInput,
     ConsumeResult,
     InventoryReceipt,
@@ -23,6 +26,7 @@ from dom_workflows.inventory.models import (
     ReleaseResult,
     ReserveAndRouteInput,
     ReserveAndRouteResult,
+    UnplannedOutbound,
 )
 from dom_workflows.network import Network
 from dom_workflows.order.models import NodeSlaTimes
@@ -204,3 +208,23 @@ class InventoryActivities:
     @activity.defn
     async def receive_inventory(self, receipt: InventoryReceipt) -> bool:
         return await ledger.receive(self.engine, receipt)
+
+    @activity.defn
+    async def close_order(self, inp: CloseOrderInput) -> CloseOrderResult:
+        """The last step of every order workflow: release whatever the order still holds in
+        `reserved` and record the closure (once; a retry returns the first result)."""
+        return await ledger.close_order(self.engine, inp)
+
+    @activity.defn
+    async def record_unplanned_outbound(self, inp: UnplannedOutbound) -> int:
+        """A node shipped units of a request the DOM had cancelled: they leave on_hand (once per
+        reference) and an escalation is filed. Returns the units taken out of on_hand."""
+        return await record_unplanned_outbound(
+            self.engine,
+            order_id=inp.order_id,
+            shipment_id=inp.shipment_id,
+            node=inp.node,
+            lines=[(ln.sku, ln.qty) for ln in inp.lines],
+            reference=inp.reference,
+            note=inp.note,
+        )

@@ -17,7 +17,10 @@ from dom_workflows.common.models import ShipmentLine
 from dom_workflows.inventory.models import (
     AtpRow,
     AtpView,
+    CloseOrderInput,
+    CloseOrderResult,
     InventoryReceipt,
+    ReleasedReservation,
     ReleaseInput,
     ReleaseResult,
 )
@@ -46,6 +49,10 @@ class Position:
     @property
     def atp(self) -> int:
         return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+
+class LedgerInconsistent(Exception):
+    """A write found the ledger in a state its invariants forbid; nothing was changed."""
 
 
 class InsufficientAtp(Exception):
@@ -363,3 +370,87 @@ async def reservations_of(engine: AsyncEngine, order_id: str) -> list[dict[str, 
             sa.select(res).where(res.c.order_id == order_id).order_by(res.c.id)
         )
         return [dict(r._mapping) for r in rows]
+
+
+async def close_order(engine: AsyncEngine, inp: CloseOrderInput) -> CloseOrderResult:
+    """Close an order in the ledger: release every reservation it still holds in `reserved` (with
+    movements, as release does) and record the closure, in one transaction. A repeat returns the
+    first result and changes nothing."""
+    closures = schema.order_closures
+    try:
+        async with engine.begin() as conn:
+            if (done := await _closure(conn, inp.order_id)) is not None:
+                return done
+            now = utcnow()
+            query = sa.select(res).where(res.c.order_id == inp.order_id, res.c.status == "reserved")
+            released: list[ReleasedReservation] = []
+            for r in list(await conn.execute(_locking(conn, query.order_by(res.c.id)))):
+                done_row = await conn.execute(
+                    res.update()
+                    .where(res.c.id == r.id, res.c.status == "reserved")
+                    .values(status="released", updated_at=now)
+                )
+                if done_row.rowcount != 1:
+                    continue
+                moved = await conn.execute(
+                    pos.update()
+                    .where(pos.c.node_id == r.node_id, pos.c.sku == r.sku, pos.c.reserved >= r.qty)
+                    .values(reserved=pos.c.reserved - r.qty, updated_at=now)
+                )
+                if moved.rowcount != 1:
+                    raise LedgerInconsistent(
+                        f"order {inp.order_id}: reservation {r.id} holds {r.qty} x {r.sku} at "
+                        f"{r.node_id}, but that position has fewer units reserved (see "
+                        "`dom inventory verify`)"
+                    )
+                await _movement(
+                    conn,
+                    now,
+                    r.node_id,
+                    r.sku,
+                    "release",
+                    reserved_delta=-r.qty,
+                    order_id=r.order_id,
+                    reservation_id=r.id,
+                    reference=r.shipment_id,
+                    note=f"order closed ({inp.status}): {inp.reason}",
+                )
+                released.append(
+                    ReleasedReservation(
+                        shipment_id=r.shipment_id,
+                        line_id=r.line_id,
+                        node=r.node_id,
+                        sku=r.sku,
+                        qty=r.qty,
+                    )
+                )
+            result = CloseOrderResult(
+                order_id=inp.order_id,
+                status=inp.status,
+                released_units=sum(x.qty for x in released),
+                released=released,
+            )
+            await conn.execute(
+                closures.insert().values(
+                    order_id=inp.order_id,
+                    status=inp.status,
+                    reason=inp.reason[:500],
+                    closed_at=now,
+                    released_units=result.released_units,
+                    result=result.model_dump(mode="json"),
+                )
+            )
+            return result
+    except IntegrityError:
+        # A concurrent close of the same order committed first; its result stands.
+        async with engine.connect() as conn:
+            if (done := await _closure(conn, inp.order_id)) is not None:
+                return done
+        raise
+
+
+async def _closure(conn: AsyncConnection, order_id: str) -> CloseOrderResult | None:
+    closures = schema.order_closures
+    row = await conn.execute(sa.select(closures.c.result).where(closures.c.order_id == order_id))
+    stored = row.scalar_one_or_none()
+    return CloseOrderResult.model_validate(stored) if stored is not None else None

@@ -41,6 +41,8 @@ inventory_positions = sa.Table(
     sa.Column("reserved", sa.Integer, nullable=False, server_default="0"),
     sa.Column("safety_stock", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # as_of of the newest snapshot applied to this position (0003); an older one is ignored.
+    sa.Column("last_snapshot_at", sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("on_hand >= 0", name="ck_position_on_hand_nonneg"),
     sa.CheckConstraint("reserved >= 0", name="ck_position_reserved_nonneg"),
     sa.CheckConstraint("reserved <= on_hand", name="ck_position_reserved_le_on_hand"),
@@ -85,8 +87,8 @@ movements = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("node_id", sa.String(64), nullable=False),
     sa.Column("sku", sa.String(64), nullable=False),
-    # receipt | adjustment | snapshot | reserve | release | consume | restock
-    sa.Column("kind", sa.String(16), nullable=False),
+    # receipt | adjustment | snapshot | reserve | release | consume | restock | unplanned-outbound
+    sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("on_hand_delta", sa.Integer, nullable=False, server_default="0"),
     sa.Column("reserved_delta", sa.Integer, nullable=False, server_default="0"),
     sa.Column("order_id", sa.String(120), nullable=True),
@@ -153,4 +155,31 @@ return_lines = sa.Table(
     sa.CheckConstraint("status IN ('opened', 'received', 'expired')", name="ck_return_line_status"),
     sa.Index("ix_return_lines_order_line", "order_id", "line_id", "shipment_id"),
     sa.Index("ix_return_lines_rma", "rma_id"),
+)
+
+# One row per closed order (0003): written in the transaction that releases every reservation the
+# order still held, so a closed order holds nothing in `reserved`. `result` is the answer a retry
+# of the close returns.
+order_closures = sa.Table(
+    "order_closures",
+    metadata,
+    sa.Column("order_id", sa.String(120), primary_key=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("released_units", sa.Integer, nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+)
+
+# Things a person must look at (0003), e.g. a node shipped units of a cancelled request.
+escalations = sa.Table(
+    "escalations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("order_id", sa.String(120), nullable=True),
+    sa.Column("shipment_id", sa.String(200), nullable=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message", sa.String(2000), nullable=False),
+    sa.Index("ix_escalations_order", "order_id"),
 )

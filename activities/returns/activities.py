@@ -3,8 +3,10 @@
 `ReturnActivities` touch the DOM database: open the RMA (every check that needs the order, the
 policy or the ledger, then the over-return-safe insert), record the graded receipt, restock
 resellable units through the ledger, expire and close. `ReturnClientActivities` need the
-Temporal client: read the order workflow, wake backorders, start the replacement order.
-Each is idempotent: keys come from the RMA id, so a retry changes nothing twice.
+Temporal client: read the order workflow and wake backorders, both by workflow and message name
+(activities never import workers.client; the exchange's replacement order is the
+ReturnWorkflow's child). Each is idempotent: keys come from the RMA id, so a retry changes
+nothing twice.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inventory import ledger
 from activities.returns import store
+from dom_workflows.backorder.models import StockArrival, waitlist_workflow_id
+from dom_workflows.common.errors import INVALID_RETURN, RETURN_REFUSED, RMA_TAKEN, UNKNOWN_ORDER
 from dom_workflows.common.models import Address
 from dom_workflows.inventory.models import InventoryReceipt
-from dom_workflows.money import Money
 from dom_workflows.network import Network
 from dom_workflows.order.models import (
-    OrderLine,
     OrderRequest,
     OrderState,
     PartnerSetup,
@@ -33,10 +35,6 @@ from dom_workflows.order.models import (
     order_workflow_id,
 )
 from dom_workflows.returns.models import (
-    INVALID_RETURN,
-    RETURN_REFUSED,
-    RMA_TAKEN,
-    UNKNOWN_ORDER,
     CloseReturn,
     ExpireResult,
     OpenedLine,
@@ -45,8 +43,6 @@ from dom_workflows.returns.models import (
     OrderSnapshot,
     ReadOrder,
     RecordReceipt,
-    ReplacementOrder,
-    ReplacementStarted,
     Restock,
     RestockResult,
     ReturnPartners,
@@ -221,13 +217,16 @@ class ReturnActivities:
 
 
 class ReturnClientActivities:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    """Talk to other workflows through the worker's own Temporal client, by workflow id and
+    message name only."""
+
+    def __init__(self, client: Client) -> None:
         self.client = client
-        self.task_queue = task_queue
 
     @activity.defn
     async def read_order_for_return(self, req: ReadOrder) -> OrderSnapshot:
-        """The order's state (its query answers after it completed too) and its original input."""
+        """The order's state (its `state` query answers after it completed too) and its
+        original input."""
         handle = self.client.get_workflow_handle(order_workflow_id(req.order_id))
         try:
             state = await handle.query("state", result_type=OrderState)
@@ -247,33 +246,16 @@ class ReturnClientActivities:
 
     @activity.defn
     async def wake_backorders(self, req: WakeBackorders) -> bool:
-        """Restocked units wake the backorders waiting for the SKU (harmless if repeated)."""
-        from dom_workflows.backorder.models import StockArrival
-        from workers.client import DomClient  # the client module imports the workflows
-
-        return await DomClient(self.client, self.task_queue).stock_arrived(
-            req.sku, StockArrival(node=req.node, qty=req.qty, reference=req.reference)
-        )
-
-    @activity.defn
-    async def start_replacement_order(self, req: ReplacementOrder) -> ReplacementStarted:
-        """The exchange: a zero-value order (no payment is taken) for the same customer and
-        address; the order id makes a retry land on the same order."""
-        from workers.client import DomClient
-
-        zero = Money(amount=Decimal("0.00"), currency=req.currency)
-        order = req.original.model_copy(
-            update={
-                "order_id": req.order_id,
-                "external_id": None,
-                "lines": [
-                    OrderLine(line_id=str(i + 1), sku=x.sku, qty=x.qty, unit_price=zero)
-                    for i, x in enumerate(req.lines)
-                ],
-                "tags": [*req.original.tags, "exchange", f"rma:{req.rma_id}"],
-                "placed_at": None,
-                "payment_token": None,
-            }
-        )
-        s = await DomClient(self.client, self.task_queue).submit(order)
-        return ReplacementStarted(order_id=s.order_id, workflow_id=s.workflow_id, created=s.created)
+        """Restocked units wake the backorders waiting for the SKU: the `stock_arrived` signal
+        to its waiting list (harmless if repeated). False when no waiting list exists."""
+        handle = self.client.get_workflow_handle(waitlist_workflow_id(req.sku))
+        try:
+            await handle.signal(
+                "stock_arrived",
+                StockArrival(node=req.node, qty=req.qty, reference=req.reference),
+            )
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from temporalio.client import Client, Interceptor, OutboundInterceptor
 
 from activities.inventory import schema
 from dom_workflows.order.models import OrderState, ShipmentStatus
 from tests.api.conftest import Api, assert_problem
+from workers.client import DomClient
 
 
 async def _order_with_shipment(
@@ -197,7 +203,7 @@ async def test_unknown_order_shipment_and_bad_bodies(api: Api) -> None:
 async def test_snapshot_sets_on_hand_once_and_never_touches_reserved(api: Api) -> None:
     _, _, node = await _order_with_shipment(api, "BOOT-HIKE-9", 2)
     on_hand, reserved = await api.position(node, "BOOT-HIKE-9")
-    assert reserved >= 2
+    assert reserved == 2  # a fresh ledger: exactly this order's units
     feed: dict[str, Any] = {
         "feed_id": f"feed-{uuid.uuid4().hex[:8]}",
         "node": node,
@@ -333,6 +339,171 @@ async def test_an_inventory_feed_wakes_the_orders_waiting_for_that_sku(api: Api)
     }
     r = await api.signed("wh-columbus", "inventory", feed)
     assert r.status_code == 200, r.text
-    state = await api.until(order_id, lambda s: s.lines[0].backordered == 0, "the backorder filled")
+    # Exact: the woken units are released from the backorder (backordered 0) *before* they are
+    # routed, so "backordered == 0" alone also holds while re-routing is under way.
+    state = await api.until(
+        order_id,
+        lambda s: (
+            s.lines[0].backordered == 0
+            and s.lines[0].allocated == 2
+            and sum(sh.units for sh in s.shipments) == 2
+        ),
+        "the backorder routed",
+    )
     assert [(sh.node, sh.lines[0].qty) for sh in state.shipments] == [("wh-columbus", 2)]
     assert await api.position("wh-columbus", sku) == (on_hand + 5, 2)
+
+
+# ----------------------------------------------------------------- Temporal calls per event
+class _CountingOutbound(OutboundInterceptor):
+    """Counts every client call (signal, query, update, describe, start, ...) by name."""
+
+    def __init__(self, nxt: OutboundInterceptor, calls: Counter[str]) -> None:
+        super().__init__(nxt)
+        self.calls = calls
+
+
+def _counted(name: str) -> Callable[[_CountingOutbound, Any], Awaitable[Any]]:
+    async def call(self: _CountingOutbound, input: Any) -> Any:
+        self.calls[name] += 1
+        return await getattr(self.next, name)(input)
+
+    return call
+
+
+for _name, _ in inspect.getmembers(OutboundInterceptor, inspect.iscoroutinefunction):
+    if not _name.startswith("_"):
+        setattr(_CountingOutbound, _name, _counted(_name))
+
+
+class _Counting(Interceptor):
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _CountingOutbound(next, self.calls)
+
+
+def _count_api_calls(api: Api, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """From now on the API talks to Temporal through a client that counts its calls."""
+    counting = _Counting()
+    dom = api.deps.dom
+    client = Client(**{**dom.client.config(), "interceptors": [counting]})
+    monkeypatch.setattr(api.deps, "dom", DomClient(client, dom.task_queue))
+    return counting.calls
+
+
+async def test_each_partner_event_costs_exactly_one_signal_and_no_query(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oid, sid, node = await _order_with_shipment(api)
+    calls = _count_api_calls(api, monkeypatch)
+    line = [{"line_id": "1", "sku": "BOOT-HIKE-9", "qty": 1}]
+    events = [
+        (_event(sid, "fulfillment.accepted"), ShipmentStatus.ACCEPTED),
+        (_event(sid, "shipment.shipped", carrier="UPS", tracking="1Z", lines=line), None),
+        (_event(sid, "shipment.delivered"), ShipmentStatus.DELIVERED),
+    ]
+    for ev, _ in events:
+        before = calls.copy()
+        r = await api.signed(node, "events", ev)
+        assert r.status_code == 202 and r.json()["status"] == "applied", r.text
+        assert calls - before == Counter({"signal_workflow": 1}), (ev["type"], calls - before)
+    # The signals took effect (checked through the uncounted client, after the counting).
+    counted = calls.copy()
+    monkeypatch.undo()
+    await api.until(oid, lambda s: _shipment(s, sid) == ShipmentStatus.DELIVERED, "delivered")
+    assert counted == Counter({"signal_workflow": 3})
+
+
+async def test_refused_events_cost_no_temporal_call(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oid, sid, node = await _order_with_shipment(api)
+    other = next(p for p in api.secrets.partners if p != node)
+    calls = _count_api_calls(api, monkeypatch)
+    refused = [
+        (other, _event(sid, "fulfillment.accepted"), 403),
+        (node, _event(f"{oid}:9:{node}", "fulfillment.accepted"), 404),
+        (node, _event(f"NOPE-{uuid.uuid4().hex[:6]}:1:{node}", "fulfillment.accepted"), 404),
+        (
+            node,
+            _event(sid, "shipment.shipped", lines=[{"line_id": "1", "sku": "X", "qty": 2}]),
+            422,
+        ),
+    ]
+    for partner, ev, status in refused:
+        assert_problem(await api.signed(partner, "events", ev), status)
+    assert calls == Counter()
+
+
+# ----------------------------------------------------------------- events after the order closed
+async def _cancelled_order(api: Api, qty: int) -> tuple[str, str, str]:
+    """An order whose only shipment the DOM cancelled (every unit released), now closed."""
+    oid, sid, node = await _order_with_shipment(api, "BOOT-HIKE-9", qty)
+    r = await api.http.post(f"/v1/orders/{oid}/cancel", json={"reason": "changed mind"})
+    assert r.status_code == 200, r.text
+    await api.deps.dom.handle(oid).result()
+    res = schema.reservations
+    async with api.engine.connect() as conn:
+        statuses = (
+            await conn.execute(sa.select(res.c.status).where(res.c.shipment_id == sid))
+        ).scalars()
+        assert set(statuses) == {"released"}
+    return oid, sid, node
+
+
+async def _escalations(api: Api, shipment_id: str) -> list[Any]:
+    esc = schema.escalations
+    async with api.engine.connect() as conn:
+        rows = await conn.execute(sa.select(esc).where(esc.c.shipment_id == shipment_id))
+        return list(rows)
+
+
+async def test_shipped_after_the_dom_cancelled_and_the_order_closed_is_recorded_once(
+    api: Api,
+) -> None:
+    oid, sid, node = await _cancelled_order(api, 2)
+    on_hand, reserved = await api.position(node, "BOOT-HIKE-9")
+    shipped = _event(sid, "shipment.shipped", carrier="UPS", tracking="1ZLATE")
+    r = await api.signed(node, "events", shipped)
+    assert r.status_code == 202, r.text
+    assert r.json() == {
+        "event_id": shipped["event_id"],
+        "order_id": oid,
+        "shipment_id": sid,
+        "status": "recorded-after-close",
+    }
+    # The two units physically left: on_hand drops by exactly 2, with one movement saying why.
+    assert await api.position(node, "BOOT-HIKE-9") == (on_hand - 2, reserved)
+    [move] = await api.movements(f"partner-event:{node}:{shipped['event_id']}")
+    assert (move.kind, move.on_hand_delta, move.order_id) == ("unplanned-outbound", -2, oid)
+    [esc] = await _escalations(api, sid)
+    assert esc.order_id == oid and "1ZLATE" in esc.message
+    # Redelivery: a duplicate, nothing taken twice.
+    again = await api.signed(node, "events", shipped)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert await api.position(node, "BOOT-HIKE-9") == (on_hand - 2, reserved)
+    assert len(await _escalations(api, sid)) == 1
+
+
+async def test_other_events_after_close_are_a_409_and_change_nothing(api: Api) -> None:
+    _, sid, node = await _cancelled_order(api, 1)
+    on_hand = await api.position(node, "BOOT-HIKE-9")
+    for type_ in ("fulfillment.accepted", "fulfillment.rejected", "shipment.delivered"):
+        r = await api.signed(node, "events", _event(sid, type_))
+        assert_problem(r, 409, "already closed", type_, "not applied")
+    assert await api.position(node, "BOOT-HIKE-9") == on_hand
+    assert await _escalations(api, sid) == []
+
+
+async def test_shipped_after_close_of_a_shipment_that_was_not_released_is_a_409(api: Api) -> None:
+    oid, sid, node = await _order_with_shipment(api)
+    for type_ in ("fulfillment.accepted", "shipment.shipped", "shipment.delivered"):
+        assert (await api.signed(node, "events", _event(sid, type_))).status_code == 202
+    await api.deps.dom.handle(oid).result()
+    on_hand = await api.position(node, "BOOT-HIKE-9")
+    late = _event(sid, "shipment.shipped", carrier="UPS", tracking="AGAIN")
+    assert_problem(await api.signed(node, "events", late), 409, "already closed", "not applied")
+    assert await api.position(node, "BOOT-HIKE-9") == on_hand
+    assert await _escalations(api, sid) == []

@@ -1,5 +1,5 @@
 """`serve()` runs the real app under uvicorn in-process and stops cleanly on its event; the
-`dom api` command is registered by workers.cli.api."""
+`dom api` command is part of the real `dom` app."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import typer
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -65,15 +64,10 @@ async def test_serve_reports_a_busy_port(time_env: WorkflowEnvironment, tmp_path
 
 
 def test_dom_api_command_is_registered() -> None:
-    from workers.cli import api as api_cli
+    """On the real `dom` app (the console script), not a fresh Typer app."""
+    from workers.cli.main import app
 
-    app = typer.Typer()
-    api_cli.register(app)
-
-    @app.command("noop")
-    def noop() -> None:  # a second command keeps typer from collapsing the group
-        pass
-
-    result = CliRunner().invoke(app, ["api", "--help"])
+    result = CliRunner().invoke(app, ["api", "--help"], prog_name="dom", env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
+    assert "Usage: dom api" in result.output
     assert "--port" in result.output and "--host" in result.output

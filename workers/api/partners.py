@@ -2,8 +2,9 @@
 (`X-DOM-Timestamp`, `X-DOM-Signature`) with the partner's own secret.
 
 Order of checks, so a refused request never changes anything: signature (401) -> body (422) ->
-already handled (200) -> order and shipment exist (404) -> the shipment's node belongs to this
-partner (403) -> signal the order workflow -> remember the event id.
+already handled (200) -> the shipment exists in the DOM's records (404) -> its node belongs to this
+partner (403) -> the event's lines are part of it (422) -> signal the order workflow (the only
+Temporal call an event costs) -> remember the event id.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.fulfillment.records import ShipmentRecord, lookup_shipment
 from activities.inventory.feeds import FeedRejected, FeedResult, apply_feed
+from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.backorder.models import StockArrival
-from dom_workflows.order.models import Shipment, ShipmentEvent, ShipmentEventType
+from dom_workflows.order.models import ShipmentEvent, ShipmentEventType
 from dom_workflows.partners.models import (
     EVENT_TO_SHIPMENT_EVENT,
     InventoryFeed,
@@ -27,7 +30,7 @@ from dom_workflows.partners.models import (
 from workers.api import keys
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, parse_json, validation_problem
-from workers.api.orders import PROBLEMS, order_state
+from workers.api.orders import PROBLEMS
 from workers.api.security import verified_partner_body
 
 log = logging.getLogger("dom.api.partners")
@@ -45,7 +48,9 @@ class EventReceipt(BaseModel):
     event_id: str
     order_id: str
     shipment_id: str
-    status: Literal["applied", "duplicate"]
+    # recorded-after-close: the order had ended and the DOM had cancelled this shipment, but the
+    # node shipped it anyway; the units were taken out of on_hand and an escalation filed.
+    status: Literal["applied", "duplicate", "recorded-after-close"]
 
 
 def _event_key(partner_id: str, event_id: str) -> str:
@@ -61,10 +66,10 @@ def _owner(deps: ApiDeps, node_id: str) -> str:
     return node.partner_id or node.id
 
 
-def _check_lines(event: PartnerEvent, sh: Shipment) -> None:
+def _check_lines(event: PartnerEvent, rec: ShipmentRecord) -> None:
     if not event.lines:
         return
-    have = {ln.line_id: ln.qty for ln in sh.lines}
+    have = dict(rec.lines)
     bad = [
         f"line {ln.line_id} x {ln.qty}"
         for ln in event.lines
@@ -74,7 +79,7 @@ def _check_lines(event: PartnerEvent, sh: Shipment) -> None:
         raise Problem(
             422,
             "lines-mismatch",
-            f"{', '.join(bad)} not part of shipment {sh.shipment_id} "
+            f"{', '.join(bad)} not part of shipment {rec.shipment_id} "
             f"(it holds {', '.join(f'line {k} x {v}' for k, v in have.items()) or 'nothing'})",
         )
 
@@ -127,21 +132,29 @@ async def partner_event(
             shipment_id=event.shipment_id,
             status="duplicate",
         )
-    state = await order_state(deps, order_id)
-    sh = next((s for s in state.shipments if s.shipment_id == event.shipment_id), None)
-    if sh is None:
+    # Who owns the shipment comes from the DOM's own records: no query to the order workflow,
+    # so an event costs exactly one Temporal call (the signal).
+    found = await lookup_shipment(deps.engine, event.shipment_id)
+    rec = found.record
+    if rec is None:
+        if found.order_known:
+            raise Problem(
+                404, "unknown-shipment", f"order {order_id} has no shipment {event.shipment_id}"
+            )
         raise Problem(
-            404, "unknown-shipment", f"order {order_id} has no shipment {event.shipment_id}"
+            404,
+            "unknown-shipment",
+            f"shipment {event.shipment_id} does not exist: order {order_id} was never routed",
         )
-    owner = _owner(deps, sh.node)
+    owner = _owner(deps, rec.node)
     if owner != partner_id:
         raise Problem(
             403,
             "not-your-shipment",
-            f"shipment {sh.shipment_id} was sent to node {sh.node}, which partner {partner_id} "
+            f"shipment {rec.shipment_id} was sent to node {rec.node}, which partner {partner_id} "
             "does not operate",
         )
-    _check_lines(event, sh)
+    _check_lines(event, rec)
     signal = ShipmentEvent(
         event_id=event.event_id,
         shipment_id=event.shipment_id,
@@ -155,13 +168,15 @@ async def partner_event(
     try:
         await deps.dom.send_shipment_event(order_id, signal)
     except RPCError as e:
-        if e.status == RPCStatusCode.NOT_FOUND:
-            raise Problem(
-                409,
-                "order-closed",
-                f"order {order_id} is already {state.status.value}; the event was not applied",
-            ) from None
-        raise
+        if e.status != RPCStatusCode.NOT_FOUND:
+            raise
+        if signal.type == "shipped" and rec.released:
+            return await _shipped_after_close(deps, partner_id, event, rec, key)
+        raise Problem(
+            409,
+            "order-closed",
+            f"order {order_id} is already closed; the {event.type} event was not applied",
+        ) from None
     # Remembered only after the signal landed: a failed signal can be retried by the partner.
     # A concurrent duplicate may also have signalled; the workflow dedupes by event id.
     await keys.remember(
@@ -170,6 +185,52 @@ async def partner_event(
     log.info("%s: %s %s for %s", partner_id, event.type, event.event_id, event.shipment_id)
     return EventReceipt(
         event_id=event.event_id, order_id=order_id, shipment_id=event.shipment_id, status="applied"
+    )
+
+
+async def _shipped_after_close(
+    deps: ApiDeps, partner_id: str, event: PartnerEvent, rec: ShipmentRecord, key: str
+) -> EventReceipt:
+    """The order is closed and had released every unit of this shipment, yet the node shipped
+    it: the units left all the same. Take them out of on_hand (once per event) and escalate."""
+    shipped = (
+        [(rec.skus[ln.line_id], ln.qty) for ln in event.lines]
+        if event.lines
+        else [(rec.skus[line_id], qty) for line_id, qty in rec.lines.items()]
+    )
+    units = await record_unplanned_outbound(
+        deps.engine,
+        order_id=rec.order_id,
+        shipment_id=rec.shipment_id,
+        node=rec.node,
+        lines=shipped,
+        reference=f"partner-event:{partner_id}:{event.event_id}",
+        note=(
+            f"{partner_id} reported {event.type} ({event.event_id}"
+            + (f", {event.carrier} {event.tracking}" if event.carrier or event.tracking else "")
+            + ") after the order had closed"
+        ),
+    )
+    await keys.remember(
+        deps.engine,
+        key,
+        "partner-event",
+        {"order_id": rec.order_id, "type": event.type, "recorded_after_close": units},
+    )
+    log.warning(
+        "%s: %s %s for %s after order %s closed; %d units recorded as unplanned outbound",
+        partner_id,
+        event.type,
+        event.event_id,
+        rec.shipment_id,
+        rec.order_id,
+        units,
+    )
+    return EventReceipt(
+        event_id=event.event_id,
+        order_id=rec.order_id,
+        shipment_id=rec.shipment_id,
+        status="recorded-after-close",
     )
 
 

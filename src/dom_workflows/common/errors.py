@@ -14,3 +14,10 @@ PAYMENT_REFUSED = "PaymentRefused"
 CAPTURE_REFUSED = "CaptureRefused"
 VOID_REFUSED = "VoidRefused"
 ORDER_FAILED = "OrderFailed"
+
+# An RMA that could not be opened (the API maps them to 404 / 422 / 409; RmaTaken: the client
+# takes the next RMA number).
+UNKNOWN_ORDER = "UnknownOrder"
+INVALID_RETURN = "InvalidReturn"
+RETURN_REFUSED = "ReturnRefused"
+RMA_TAKEN = "RmaTaken"

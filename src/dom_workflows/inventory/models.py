@@ -139,4 +139,41 @@ class AtpView(BaseModel):
     total_reserved: int
 
 
+class OutboundLine(BaseModel):
+    sku: str
+    qty: int = Field(ge=1)
+
+
+class UnplannedOutbound(BaseModel):
+    """A node reported units shipped for a request the DOM had cancelled (reservations released)."""
+
+    order_id: str
+    shipment_id: str
+    node: str
+    lines: list[OutboundLine] = Field(min_length=1)
+    reference: str  # idempotency key, e.g. the partner event id: recorded once
+    note: str = ""
+
+
+class CloseOrderInput(BaseModel):
+    order_id: str
+    status: str  # the order's final status: completed, cancelled, failed, ...
+    reason: str = ""
+
+
+class ReleasedReservation(BaseModel):
+    shipment_id: str
+    line_id: str
+    node: str
+    sku: str
+    qty: int
+
+
+class CloseOrderResult(BaseModel):
+    order_id: str
+    status: str
+    released_units: int
+    released: list[ReleasedReservation] = Field(default_factory=list)
+
+
 __all__ = ["Address", "AtpRow", "AtpView"]

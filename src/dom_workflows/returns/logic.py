@@ -1,11 +1,16 @@
-"""Pure bookkeeping of an RMA: grading a receipt, planning refunds per capture, the UI details.
-No Temporal calls and no I/O, so the workflow can use it and tests can check it directly."""
+"""Pure bookkeeping of an RMA: grading a receipt, planning refunds per capture, the exchange's
+replacement order, the UI details. No Temporal calls and no I/O, so the workflow can use it and
+tests can check it directly."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from dom_workflows.money import Money
+from dom_workflows.order.models import OrderLine, OrderRequest
 from dom_workflows.returns.models import (
     GRADES,
+    ExchangeLine,
     GradedLine,
     OpenedReturn,
     ReturnLineState,
@@ -72,6 +77,36 @@ def refund_plan(
                 per_capture[alloc.capture_id] = per_capture.get(alloc.capture_id, zero) + value
     plan = [(cid, amount) for cid, amount in per_capture.items() if amount.amount > 0]
     return plan, manual
+
+
+def replacement_order(
+    original: OrderRequest, *, order_id: str, rma_id: str, currency: str, lines: list[ExchangeLine]
+) -> OrderRequest:
+    """The exchange: a zero-value order (the order workflow takes no payment for it) for the
+    same customer, address, channel and delivery as the original order."""
+    zero = Money(amount=Decimal("0.00"), currency=currency)
+    return original.model_copy(
+        update={
+            "order_id": order_id,
+            "external_id": None,
+            "lines": [
+                OrderLine(line_id=str(i + 1), sku=x.sku, qty=x.qty, unit_price=zero)
+                for i, x in enumerate(lines)
+            ],
+            "tags": [*original.tags, "exchange", f"rma:{rma_id}"],
+            "placed_at": None,
+            "payment_token": None,
+        }
+    )
+
+
+def replacement_summary(order: OrderRequest, rma_id: str) -> str:
+    """The replacement order's one-line summary in the Temporal UI."""
+    units = sum(ln.qty for ln in order.lines)
+    return (
+        f"Order {order.order_id} · exchange for {rma_id} · {order.channel} · "
+        f"{len(order.lines)} lines / {units} units · {order.customer.tier}"
+    )[:200]
 
 
 def details_markdown(st: ReturnState) -> str:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dom_workflows.common.errors import INVALID_RETURN, RETURN_REFUSED, RMA_TAKEN, UNKNOWN_ORDER
 from dom_workflows.common.models import Address, Customer
 from dom_workflows.money import Money
 from dom_workflows.order.models import OrderRequest, OrderState, TimelineEvent
@@ -29,12 +30,9 @@ MAX_RMAS_PER_ORDER = 99
 Grade = Literal["resell", "refurbish", "scrap"]
 GRADES: tuple[Grade, ...] = ("resell", "refurbish", "scrap")
 
-# Failure types of an RMA that could not be opened (the API maps them to 404 / 422 / 409).
-UNKNOWN_ORDER = "UnknownOrder"
-INVALID_RETURN = "InvalidReturn"
-RETURN_REFUSED = "ReturnRefused"
-# The RMA id is already held in the database by another request: the client takes the next n.
-RMA_TAKEN = "RmaTaken"
+# Failure types of an RMA that could not be opened (names in dom_workflows.common.errors; the
+# API maps them to 404 / 422 / 409). RmaTaken: the RMA id is already held in the database by
+# another request, the client takes the next n.
 REFUSAL_TYPES = (UNKNOWN_ORDER, INVALID_RETURN, RETURN_REFUSED, RMA_TAKEN)
 
 
@@ -218,20 +216,6 @@ class CloseReturn(BaseModel):
 
 class ExpireResult(BaseModel):
     units: int  # units that were on the RMA and are no longer expected back
-
-
-class ReplacementOrder(BaseModel):
-    rma_id: str
-    order_id: str  # <orig>-X<n>
-    original: OrderRequest  # customer, ship-to, channel and delivery are copied from it
-    currency: str
-    lines: list[ExchangeLine]
-
-
-class ReplacementStarted(BaseModel):
-    order_id: str
-    workflow_id: str
-    created: bool
 
 
 # ----------------------------------------------------------------- state (query)

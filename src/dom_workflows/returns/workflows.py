@@ -18,17 +18,18 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
-
-from dom_workflows.order.base import (
-    DB_RETRY,
-    DB_TIMEOUT,
-    NODE_CALL_TIMEOUT,
-    NODE_RETRY,
-    failure_cause,
+from temporalio.common import (
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
 )
-from dom_workflows.order.payments import PAYMENT_RETRY, PAYMENT_TIMEOUT
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+
+from dom_workflows.common.errors import RETURN_REFUSED
+from dom_workflows.common.retry import CARRIER, DATABASE, PAYMENT, SIGNAL
+from dom_workflows.order.base import failure_cause
+from dom_workflows.shipping.labels import buy_cheapest_label
 
 with workflow.unsafe.imports_passed_through():
     from activities.carrier.activities import CarrierActivities
@@ -36,13 +37,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.returns.activities import ReturnActivities, ReturnClientActivities
     from dom_workflows.money import Money
     from dom_workflows.order import search_attributes as attrs
-    from dom_workflows.order.models import TimelineEvent
+    from dom_workflows.order.models import OrderRequest, TimelineEvent, order_workflow_id
     from dom_workflows.payment.models import Refund
     from dom_workflows.returns import logic
     from dom_workflows.returns.models import (
         REFUND_SEQ_BASE,
         REFUSAL_TYPES,
-        RETURN_REFUSED,
         CloseReturn,
         ExchangeLine,
         GradedLine,
@@ -52,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
         ReadOrder,
         RecordReceipt,
         RefundRecord,
-        ReplacementOrder,
         Restock,
         ReturnInput,
         ReturnLabel,
@@ -65,7 +64,11 @@ with workflow.unsafe.imports_passed_through():
         exchange_order_id,
         return_workflow_id,
     )
-    from dom_workflows.shipping.models import LabelRequest, Parcel, RateRequest, VoidLabel
+    from dom_workflows.shipping.models import Parcel, RateRequest, VoidLabel
+
+# The exchange's replacement order is an OrderWorkflow, started by type name: the returns
+# domain does not import the order workflow.
+ORDER_WORKFLOW = "OrderWorkflow"
 
 
 @workflow.defn
@@ -140,8 +143,7 @@ class ReturnWorkflow:
         self._snapshot = await workflow.execute_activity_method(
             ReturnClientActivities.read_order_for_return,
             ReadOrder(order_id=inp.order_id),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **SIGNAL,
             summary=f"read order {inp.order_id}",
         )
         opened = await workflow.execute_activity_method(
@@ -154,8 +156,7 @@ class ReturnWorkflow:
                 order=self._snapshot,
                 as_of=workflow.now(),
             ),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DATABASE,
             summary=f"check {len(inp.request.lines)} lines against delivery and the return "
             f"window; record {inp.rma_id}",
         )
@@ -190,44 +191,23 @@ class ReturnWorkflow:
         if opened.ship_to is None:
             self._event("label", "the order had no ship-to address: no return label issued")
             return
-        parcel = Parcel(weight_lb=opened.parcel_lb)
         try:
-            quotes = await workflow.execute_activity_method(
-                CarrierActivities.rate_shop,
+            label = await buy_cheapest_label(
                 RateRequest(
                     shipment_id=opened.rma_id,
                     order_id=opened.order_id,
                     ship_from=opened.ship_to,
                     ship_to=opened.return_address,
-                    parcel=parcel,
+                    parcel=Parcel(weight_lb=opened.parcel_lb),
                 ),
-                start_to_close_timeout=NODE_CALL_TIMEOUT,
-                retry_policy=NODE_RETRY,
-                summary=f"rate-shop the return of {opened.rma_id} ({opened.parcel_lb} lb)",
-            )
-            if quotes.best is None:
-                self._escalate(f"no carrier quoted the return of {opened.rma_id}; send a label")
-                return
-            label = await workflow.execute_activity_method(
-                CarrierActivities.purchase_label,
-                LabelRequest(
-                    shipment_id=opened.rma_id,
-                    order_id=opened.order_id,
-                    carrier=quotes.best.carrier,
-                    service=quotes.best.service,
-                    ship_from=opened.ship_to,
-                    ship_to=opened.return_address,
-                    parcel=parcel,
-                    rate_id=quotes.best.rate_id,
-                    is_return=True,
-                ),
-                start_to_close_timeout=NODE_CALL_TIMEOUT,
-                retry_policy=NODE_RETRY,
-                summary=f"buy a {quotes.best.carrier} {quotes.best.service} return label "
-                f"for {opened.rma_id}",
+                what=f"the return of {opened.rma_id}",
+                is_return=True,
             )
         except ActivityError as e:
             self._escalate(f"return label for {opened.rma_id} not bought: {failure_cause(e)}")
+            return
+        if label is None:
+            self._escalate(f"no carrier quoted the return of {opened.rma_id}; send a label")
             return
         self._state.label = ReturnLabel(
             label_id=label.label_id,
@@ -269,8 +249,7 @@ class ReturnWorkflow:
         await workflow.execute_activity_method(
             ReturnActivities.record_return_receipt,
             RecordReceipt(rma_id=st.rma_id, lines=graded),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DATABASE,
             summary=f"record the grades of {st.rma_id}",
         )
         for g, ln in zip(graded, st.lines, strict=True):
@@ -296,8 +275,7 @@ class ReturnWorkflow:
         await workflow.execute_activity_method(
             ReturnActivities.restock_returned,
             restock,
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DATABASE,
             summary=f"restock {g.resell} x {g.sku} at {opened.return_node}",
         )
         ln.restocked = g.resell
@@ -307,8 +285,7 @@ class ReturnWorkflow:
             WakeBackorders(
                 sku=g.sku, node=opened.return_node, qty=g.resell, reference=restock.reference
             ),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **SIGNAL,
             summary=f"wake backorders waiting for {g.sku}",
         )
 
@@ -336,8 +313,7 @@ class ReturnWorkflow:
                         amount=amount,
                         reason=f"return {opened.rma_id}",
                     ),
-                    start_to_close_timeout=PAYMENT_TIMEOUT,
-                    retry_policy=PAYMENT_RETRY,
+                    **PAYMENT,
                     summary=f"refund {amount} on capture {capture_id}",
                 )
             except ActivityError as e:
@@ -377,29 +353,55 @@ class ReturnWorkflow:
             await self._refund(opened, graded)
             return
         assert self._snapshot is not None
-        started = await workflow.execute_activity_method(
-            ReturnClientActivities.start_replacement_order,
-            ReplacementOrder(
-                rma_id=opened.rma_id,
-                order_id=exchange_order_id(opened.order_id, opened.seq),
-                original=self._snapshot.request,
-                currency=opened.currency,
-                lines=lines,
-            ),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-            summary=f"start replacement order {exchange_order_id(opened.order_id, opened.seq)}",
+        order = logic.replacement_order(
+            self._snapshot.request,
+            order_id=exchange_order_id(opened.order_id, opened.seq),
+            rma_id=opened.rma_id,
+            currency=opened.currency,
+            lines=lines,
         )
-        self._state.exchange_order_id = started.order_id
+        await self._start_replacement(order, opened.rma_id)
+        self._state.exchange_order_id = order.order_id
         what = ", ".join(f"{x.sku} x{x.qty}" for x in lines)
-        await self._close(ReturnStatus.EXCHANGED, f"replacement order {started.order_id}: {what}")
+        await self._close(ReturnStatus.EXCHANGED, f"replacement order {order.order_id}: {what}")
+
+    async def _start_replacement(self, order: OrderRequest, rma_id: str) -> None:
+        """Start the replacement order as a child OrderWorkflow (by type name) that outlives
+        this RMA. Its workflow id is the order's, `order-<order_id>-X<n>`, derived from the RMA:
+        the same idempotency key DomClient.submit uses. If that id is already taken (this RMA
+        was reset or re-run after starting it, or the order was submitted by hand) the order
+        exists: it is not started twice, and the RMA still ends exchanged."""
+        try:
+            await workflow.start_child_workflow(
+                ORDER_WORKFLOW,
+                order,
+                id=order_workflow_id(order.order_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(attrs.ORDER_STATUS, "received"),
+                        SearchAttributePair(attrs.SALES_CHANNEL, order.channel),
+                        SearchAttributePair(attrs.CUSTOMER_ID, order.customer.id),
+                        SearchAttributePair(attrs.CUSTOMER_TIER, order.customer.tier),
+                        SearchAttributePair(attrs.ORDER_VALUE, float(order.value().amount)),
+                    ]
+                ),
+                static_summary=logic.replacement_summary(order, rma_id),
+            )
+        except WorkflowAlreadyStartedError:
+            self._event(
+                "exchange",
+                f"replacement order {order.order_id} already exists; not started again",
+            )
+            return
+        self._event("exchange", f"replacement order {order.order_id} started")
 
     async def _close(self, status: ReturnStatus, reason: str) -> None:
         await workflow.execute_activity_method(
             ReturnActivities.close_return,
             CloseReturn(rma_id=self._state.rma_id, status=status.value),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DATABASE,
             summary=f"close {self._state.rma_id} ({status.value})",
         )
         self._stop(status, reason)
@@ -409,8 +411,7 @@ class ReturnWorkflow:
         expired = await workflow.execute_activity_method(
             ReturnActivities.expire_return,
             CloseReturn(rma_id=opened.rma_id, status=ReturnStatus.EXPIRED.value),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DATABASE,
             summary=f"expire {opened.rma_id}: its units are no longer expected back",
         )
         label = self._state.label
@@ -421,8 +422,7 @@ class ReturnWorkflow:
                     VoidLabel(
                         label_id=label.label_id, shipment_id=opened.rma_id, reason="RMA expired"
                     ),
-                    start_to_close_timeout=NODE_CALL_TIMEOUT,
-                    retry_policy=NODE_RETRY,
+                    **CARRIER,
                     summary=f"void return label {label.tracking}",
                 )
                 label.voided = True
