@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Signal names on the order workflow (by name, to keep the order and backorder modules apart).
 from dom_workflows.order import names as order_names
+
 # How long the list waits for a woken order to say whether the stock covered it.
 SETTLE_TIMEOUT = timedelta(minutes=10)
 SIGNAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))

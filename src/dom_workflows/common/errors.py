@@ -21,3 +21,10 @@ UNKNOWN_ORDER = "UnknownOrder"
 INVALID_RETURN = "InvalidReturn"
 RETURN_REFUSED = "ReturnRefused"
 RMA_TAKEN = "RmaTaken"
+
+
+def failure_cause(err: BaseException) -> str:
+    """The innermost failure message: what actually went wrong, not the wrapper."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return str(err)

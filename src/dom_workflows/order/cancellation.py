@@ -9,12 +9,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from dom_workflows.common import errors
+    from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import ShipmentLine
     from dom_workflows.order import state as bk
     from dom_workflows.order.backorders import Backorders
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.models import OrderStatus, Shipment, ShipmentStatus
-    from dom_workflows.order.undo import Undo, failure_cause, units
+    from dom_workflows.order.undo import Undo, units
 
 
 class Cancellation:
@@ -110,15 +111,14 @@ class Cancellation:
             ShipmentLine(line_id=sl.line_id, sku=sl.sku, qty=sl.qty - by_line.get(sl.line_id, 0))
             for sl in sh.lines
         ]
-        before = sh.status
         try:
             if sum(x.qty for x in left) == 0:
-                sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
                 await self._undo.cancel_at_node(sh, why)
+                # Only now: a follower that saw it earlier would stop following a live request.
+                if sh.status.is_open:
+                    sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
             else:
                 await self._undo.amend_at_node(sh, [x for x in left if x.qty], why)
         except ActivityError as e:
-            if sh.status == ShipmentStatus.CANCELLED:
-                sh.status, sh.reason = before, None
             return f"{sh.node} refused for {sh.shipment_id}: {failure_cause(e)}"
         return None

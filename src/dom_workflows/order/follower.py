@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.fulfillment.activities import FulfillmentActivities
     from activities.inventory.activities import InventoryActivities
     from activities.supplier.activities import SupplierActivities
+    from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import Address
     from dom_workflows.fulfillment.models import FulfillmentRequest
     from dom_workflows.inventory.models import ConsumeInput
@@ -29,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.order.holds import Holds
     from dom_workflows.order.models import PartnerSetup, Shipment, ShipmentStatus
     from dom_workflows.order.payments import Payments
-    from dom_workflows.order.undo import Undo, failure_cause, units
+    from dom_workflows.order.undo import Undo, units
     from dom_workflows.shipping.labels import buy_cheapest_label
     from dom_workflows.shipping.models import Parcel, RateRequest
     from dom_workflows.supplier.models import PurchaseOrder, PurchaseOrderLine, po_id_for
@@ -184,20 +185,19 @@ class ShipmentFollower:
         async with self._lock:
             if not sh.status.is_open:
                 return False
-            before = sh.status
-            sh.status = ShipmentStatus.TIMED_OUT
-            sh.reason = f"SLA breach at {sh.node}: {what}"
-            book.escalate(sh.reason)
+            breach = f"SLA breach at {sh.node}: {what}"
+            book.escalate(breach)
             try:
-                await self._undo.cancel_at_node(sh, sh.reason)
+                await self._undo.cancel_at_node(sh, breach)
             except ActivityError as e:
-                if sh.status == ShipmentStatus.TIMED_OUT:
-                    sh.status, sh.reason = before, None
                 book.escalate(
                     f"{sh.node} refused to cancel {sh.shipment_id} ({failure_cause(e)}); "
                     "its units stay reserved there and the order keeps waiting for it"
                 )
                 return False
+            if not sh.status.is_open:
+                return False  # it shipped (or was rejected) while the cancel was on its way
+            sh.status, sh.reason = ShipmentStatus.TIMED_OUT, breach
             return True
 
     async def _buy_label(self) -> None:
@@ -233,7 +233,9 @@ class ShipmentFollower:
                 )
                 return
             if label is None:
-                self._book.escalate(f"no carrier quoted {sh.shipment_id}; the store must arrange it")
+                self._book.escalate(
+                    f"no carrier quoted {sh.shipment_id}; the store must arrange it"
+                )
                 return
             sh.label_id, sh.carrier, sh.tracking = label.label_id, label.carrier, label.tracking
             self._book.event(

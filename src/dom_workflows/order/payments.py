@@ -11,11 +11,12 @@ from dom_workflows.common.retry import PAYMENT
 
 with workflow.unsafe.imports_passed_through():
     from activities.payment.activities import PaymentActivities
+    from dom_workflows.common.errors import failure_cause
+    from dom_workflows.common.models import ShipmentLine
     from dom_workflows.money import Money
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.holds import Holds
     from dom_workflows.order.models import PartnerSetup, PaymentSummary, Shipment
-    from dom_workflows.order.undo import failure_cause
     from dom_workflows.payment.models import Authorize, Capture, VoidAuthorization
 
 
@@ -67,19 +68,18 @@ class Payments:
         self._book.event("authorized", f"{auth.amount} authorized ({auth.authorization_id})")
         return True
 
-    def value_of(self, sh: Shipment) -> Money:
-        amount = sum(
-            (self._book.line(sl.line_id).unit_price.amount * sl.qty for sl in sh.lines),
-            start=self._book.state.order_value.amount * 0,
+    def value_of_lines(self, lines: list[ShipmentLine]) -> Money:
+        return sum(
+            (self._book.line(sl.line_id).unit_price.times(sl.qty) for sl in lines),
+            start=Money.zero(self._book.currency),
         )
-        return Money.model_validate({"amount": amount, "currency": self._book.currency})
 
     async def capture(self, sh: Shipment) -> None:
         """Charge what shipped. The caller holds the order unheld: no capture while held."""
         pay = self._book.state.payment
         if not self._on or pay is None or pay.authorization_id is None or sh.capture_id:
             return
-        amount = self.value_of(sh)
+        amount = self.value_of_lines(sh.lines)
         try:
             result = await workflow.execute_activity_method(
                 PaymentActivities.capture_payment,
@@ -125,7 +125,9 @@ class Payments:
             return
         pay.released = result.released
         pay.status = "voided" if pay.captured.amount == 0 else "captured"
-        self._book.event("payment-released", f"{result.released} released to the customer: {reason}")
+        self._book.event(
+            "payment-released", f"{result.released} released to the customer: {reason}"
+        )
 
     def refuse_update(self) -> str | None:
         if any(h.kind == "payment" for h in self._book.state.holds):

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.fulfillment.activities import FulfillmentActivities
     from activities.inventory.activities import InventoryActivities
     from activities.supplier.activities import SupplierActivities
+    from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import ShipmentLine
     from dom_workflows.fulfillment.models import AmendFulfillment, CancelFulfillment
     from dom_workflows.inventory.models import ReleaseInput
@@ -21,13 +22,6 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.order.models import Shipment
     from dom_workflows.shipping.models import VoidLabel
     from dom_workflows.supplier.models import CancelPurchaseOrder
-
-
-def failure_cause(err: BaseException) -> str:
-    """The innermost failure message: what actually went wrong, not the wrapper."""
-    while err.__cause__ is not None:
-        err = err.__cause__
-    return str(err)
 
 
 def units(n: int) -> str:

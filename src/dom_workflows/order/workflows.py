@@ -11,6 +11,7 @@ takes, it ends holding no reservation. Every handler of the workflow is in this 
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -19,13 +20,16 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from dom_workflows.common.retry import DATABASE
 
 with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel, ValidationError
+
     from activities.inventory.activities import InventoryActivities
     from activities.order.activities import OrderActivities
     from dom_workflows.backorder.models import StockAvailable
     from dom_workflows.common import errors
+    from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import ShipmentLine
     from dom_workflows.consolidation.models import Consolidated
-    from dom_workflows.inventory.models import CloseOrderInput, UnplannedOutbound
+    from dom_workflows.inventory.models import CloseOrderInput, OutboundLine, UnplannedOutbound
     from dom_workflows.order import names
     from dom_workflows.order import state as bk
     from dom_workflows.order.backorders import Backorders
@@ -33,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.order.cancellation import Cancellation
     from dom_workflows.order.consolidation import Consolidation
     from dom_workflows.order.events import apply_event
-    from dom_workflows.order.follower import Outcome, ShipmentFollower
+    from dom_workflows.order.follower import ShipmentFollower
     from dom_workflows.order.holds import Holds
     from dom_workflows.order.models import (
         CancelRequest,
@@ -50,16 +54,17 @@ with workflow.unsafe.imports_passed_through():
         ReleaseHold,
         Shipment,
         ShipmentEvent,
+        ShipmentStatus,
     )
     from dom_workflows.order.payments import Payments
     from dom_workflows.order.routing import Routing
-    from dom_workflows.order.undo import Undo, failure_cause, units
-    from pydantic import BaseModel, ValidationError
+    from dom_workflows.order.undo import Undo, units
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
+M = TypeVar("M", bound=BaseModel)
 
 
-def decode[M: BaseModel](raw: RawValue | None, model: type[M]) -> M | str:
+def decode(raw: RawValue | None, model: type[M]) -> M | str:
     """A signal's payload as `model`, or what is wrong with it: nothing a sender puts in a
     signal may fail a workflow task."""
     if raw is None:
@@ -106,7 +111,7 @@ class OrderWorkflow:
                 **DATABASE,
                 summary=f"validate {len(order.lines)} lines and geocode the ship-to address",
             )
-        except ActivityError as e:
+        except FAILURES as e:
             book.stop(OrderStatus.FAILED, failure_cause(e))
             raise ApplicationError(
                 failure_cause(e), type=errors.INVALID_ORDER, non_retryable=True
@@ -122,7 +127,9 @@ class OrderWorkflow:
             self._needs_route = True
             await self._supervise()
         except asyncio.CancelledError:
-            await self._compensate("the workflow was cancelled from Temporal", OrderStatus.CANCELLED)
+            await self._compensate(
+                "the workflow was cancelled from Temporal", OrderStatus.CANCELLED
+            )
             raise
         except FAILURES as e:
             reason = f"stopped after a failure: {failure_cause(e)}"
@@ -134,7 +141,10 @@ class OrderWorkflow:
         await self._close_books()
         st = book.state
         return OrderResult(
-            order_id=st.order_id, status=st.status, stop_reason=st.stop_reason, shipments=st.shipments
+            order_id=st.order_id,
+            status=st.status,
+            stop_reason=st.stop_reason,
+            shipments=st.shipments,
         )
 
     # ----------------------------------------------------------------- supervision
@@ -153,9 +163,11 @@ class OrderWorkflow:
         shipment has settled and nothing waits for stock."""
         while True:
             await workflow.wait_condition(
-                lambda: self._has_work()
-                or self._failure is not None
-                or (self._following == 0 and not self._backorders.open)
+                lambda: (
+                    self._has_work()
+                    or self._failure is not None
+                    or (self._following == 0 and not self._backorders.open)
+                )
             )
             if self._failure is not None:
                 raise self._failure
@@ -227,13 +239,15 @@ class OrderWorkflow:
             n = min(rl.qty, sl.qty) if sl else 0
             if sl is None or n <= 0:
                 continue
-            await self._undo.release(sh.shipment_id, f"rejected by {sh.node}: {reason}", sl.line_id, n)
+            await self._undo.release(
+                sh.shipment_id, f"rejected by {sh.node}: {reason}", sl.line_id, n
+            )
             sl.qty -= n
             self._book.line(sl.line_id).allocated -= n
         self._routing.excluded[sh.node] = f"rejected lines: {reason}"
         self._needs_route = True
         if sh.units == 0:
-            sh.status, sh.reason = bk.ShipmentStatus.REJECTED, reason
+            sh.status, sh.reason = ShipmentStatus.REJECTED, reason
 
     async def _record_left_after_cancel(self, sh: Shipment) -> None:
         await workflow.execute_local_activity_method(
@@ -242,7 +256,7 @@ class OrderWorkflow:
                 order_id=self._book.order_id,
                 shipment_id=sh.shipment_id,
                 node=sh.node,
-                lines=sh.requested_lines,
+                lines=[OutboundLine(sku=sl.sku, qty=sl.qty) for sl in sh.requested_lines if sl.qty],
                 reference=f"{sh.shipment_id}:left-after-{sh.status.value}",
                 note=f"{sh.node} shipped {sh.shipment_id} after it was {sh.status.value}",
             ),
@@ -274,11 +288,13 @@ class OrderWorkflow:
     async def _compensate(self, reason: str, status: OrderStatus) -> None:
         """Saga: cancel open requests at their nodes, release every unit, give the money back."""
         for sh in bk.open_shipments(self._book.state):
-            sh.status, sh.reason = bk.ShipmentStatus.CANCELLED, reason
+            sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
             try:
                 await self._undo.cancel_at_node(sh, reason)
             except ActivityError as e:
-                self._book.escalate(f"could not cancel {sh.shipment_id} at {sh.node}: {failure_cause(e)}")
+                self._book.escalate(
+                    f"could not cancel {sh.shipment_id} at {sh.node}: {failure_cause(e)}"
+                )
         await self._undo.release(None, reason)
         for ln in self._book.state.lines:
             ln.allocated = ln.shipped
@@ -291,7 +307,9 @@ class OrderWorkflow:
         st = self._book.state
         closed = await workflow.execute_local_activity_method(
             InventoryActivities.close_order,
-            CloseOrderInput(order_id=st.order_id, status=st.status.value, reason=st.stop_reason or ""),
+            CloseOrderInput(
+                order_id=st.order_id, status=st.status.value, reason=st.stop_reason or ""
+            ),
             **DATABASE,
             summary=f"close the books of order {st.order_id} ({st.status.value})",
         )
@@ -319,7 +337,7 @@ class OrderWorkflow:
 
     # ----------------------------------------------------------------- signals
     @workflow.signal(name=names.SHIPMENT_EVENT)
-    def shipment_event(self, raw: RawValue | None = None) -> None:
+    def shipment_event(self, raw: RawValue) -> None:
         """A node's or carrier's report. Redelivered events (same event_id) change nothing;
         malformed ones are noted in the timeline and change nothing."""
         ev = decode(raw, ShipmentEvent)
@@ -340,7 +358,7 @@ class OrderWorkflow:
             self._left_after_cancel.append(sh)
 
     @workflow.signal(name=names.STOCK_AVAILABLE)
-    def stock_available(self, raw: RawValue | None = None) -> None:
+    def stock_available(self, raw: RawValue) -> None:
         """The backorder child: stock for a SKU this order waits for has arrived."""
         msg = decode(raw, StockAvailable)
         if isinstance(msg, str):
@@ -349,7 +367,7 @@ class OrderWorkflow:
             self._backorders.stock_arrived(msg.sku)
 
     @workflow.signal(name=names.CONSOLIDATED)
-    def consolidated(self, raw: RawValue | None = None) -> None:
+    def consolidated(self, raw: RawValue) -> None:
         """The customer's consolidation group answers: ship with these shipments."""
         msg = decode(raw, Consolidated)
         if isinstance(msg, str):
@@ -358,7 +376,7 @@ class OrderWorkflow:
             self._consolidation.answered(msg)
 
     # ----------------------------------------------------------------- updates and query
-    @workflow.update(name=names.CANCEL)
+    @workflow.update  # names.CANCEL
     async def cancel(self, req: CancelRequest) -> CancelResult:
         """Cancel the whole order or some units; releases exactly those units."""
         await self._settled_lock()
@@ -404,7 +422,7 @@ class OrderWorkflow:
         if refusal := self._holds.refuse_release(req):
             raise ApplicationError(refusal, type=errors.HOLD_REFUSED, non_retryable=True)
 
-    @workflow.update(name=names.UPDATE_PAYMENT)
+    @workflow.update  # names.UPDATE_PAYMENT
     async def update_payment(self, req: PaymentUpdate) -> PaymentSummary:
         """The customer supplied another payment method after a decline."""
         async with self._lock:

@@ -26,9 +26,8 @@ from temporalio.common import (
 )
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
-from dom_workflows.common.errors import RETURN_REFUSED
+from dom_workflows.common.errors import RETURN_REFUSED, failure_cause
 from dom_workflows.common.retry import CARRIER, DATABASE, PAYMENT, SIGNAL
-from dom_workflows.order.base import failure_cause
 from dom_workflows.shipping.labels import buy_cheapest_label
 
 with workflow.unsafe.imports_passed_through():
