@@ -100,6 +100,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def load_average() -> float:
+    """The 1-minute load average: on a shared machine, other work takes CPU from the bench."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def self_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -710,6 +718,7 @@ async def run_bench(opts: E2EOptions, console: Console) -> dict[str, Any]:
     from workers.bench.bare import BareWorkflow
     from workers.bench.runner import instance_build_time
 
+    load_before = load_average()
     build = await instance_build_time(OrderWorkflow)
     bare_build = await instance_build_time(BareWorkflow)
     home = Path(tempfile.mkdtemp(prefix="dom-bench-e2e-"))
@@ -739,6 +748,7 @@ async def run_bench(opts: E2EOptions, console: Console) -> dict[str, Any]:
             bare_phase, await fetch_figures(client, bare_phase.workflow_ids, {}), {}
         )
         pids = {name: c.pid for name, c in stack.children.items()}
+        load_after = load_average()
     except BaseException:
         if stack is not None:
             for child in stack.children.values():
@@ -759,9 +769,17 @@ async def run_bench(opts: E2EOptions, console: Console) -> dict[str, Any]:
         build.runner,
         opts.concurrency,
     )
+    cores = os.cpu_count() or 1
+    busy = max(load_before, load_after) > cores
+    console.print(
+        f"load average (1 min) {load_before:.2f} before, {load_after:.2f} after, {cores} cores"
+        + ("; other work shares the CPU, so the rates are pessimistic" if busy else ""),
+        highlight=False,
+    )
     if opts.keep:
         console.print(f"logs and databases kept in {home}")
     payload = as_json(dom_summary, bare_summary, build, bare_build, opts.concurrency, pids)
+    payload["load_average"] = {"before": load_before, "after": load_after, "cores": cores}
     if opts.json_file is not None:
         opts.json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return payload
