@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
+import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -271,6 +275,49 @@ def render_board(counts: Counter[str], stats: StreamStats, links: dict[str, str]
     return Group(table, footer, addresses, Text("Ctrl-C stops everything.", style="dim"))
 
 
+@contextlib.contextmanager
+def logs_to_file(path: Path) -> Iterator[logging.Handler]:
+    """While the live board owns the terminal, log records go to `path` instead: handlers that
+    write to the terminal (the root logger's, and those of loggers that do not propagate, such
+    as uvicorn's) are set aside and the file takes their place; with a handler on the root
+    logger, logging's last-resort stderr handler stays quiet too. A plain file handler holds no
+    lazy imports, so it is safe even when a record is logged inside the workflow sandbox."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    terminal = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    root = logging.getLogger()
+    loggers = [root] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    changed: list[tuple[logging.Logger, list[logging.Handler]]] = []
+    for lg in loggers:
+        aside: list[logging.Handler] = [
+            h
+            for h in lg.handlers
+            if isinstance(h, logging.StreamHandler)
+            and not isinstance(h, logging.FileHandler)
+            and h.stream in terminal
+        ]
+        # Loggers that propagate reach the root logger's file handler.
+        takes_file = lg is root or (bool(aside) and not lg.propagate)
+        if not (aside or takes_file):
+            continue
+        for h in aside:
+            lg.removeHandler(h)
+        if takes_file:
+            lg.addHandler(to_file)
+        changed.append((lg, aside))
+    try:
+        yield to_file
+    finally:
+        for lg, aside in changed:
+            lg.removeHandler(to_file)
+            for h in aside:
+                lg.addHandler(h)
+        to_file.close()
+
+
 async def status_board(
     client: Client,
     stats: StreamStats,
@@ -279,8 +326,14 @@ async def status_board(
     console: Console,
     since: datetime,
     every: float = 1.0,
+    *,
+    log_path: Path,
 ) -> None:
-    """A live terminal table; without a terminal (a log file), a snapshot every 10 s."""
+    """A live terminal table; without a terminal (a log file), a snapshot every 10 s.
+
+    The live table never replaces sys.stdout / sys.stderr (rich's proxies import lazily, and a
+    record logged inside the workflow sandbox would run that import there); the worker's logs go
+    to `log_path` while it is shown, so they cannot tear it either."""
     counts: Counter[str] = Counter()
 
     async def refresh() -> None:
@@ -295,7 +348,16 @@ async def status_board(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 10.0)
         return
-    with Live(render_board(counts, stats, links), console=console, refresh_per_second=4) as live:
+    with (
+        logs_to_file(log_path),
+        Live(
+            render_board(counts, stats, links),
+            console=console,
+            refresh_per_second=4,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        ) as live,
+    ):
         while not stop.is_set():
             await refresh()
             live.update(render_board(counts, stats, links))

@@ -266,10 +266,13 @@ async def run_demo(settings: Settings, opts: DevOptions, stop: asyncio.Event) ->
         if simulator.done():
             simulator.result()  # raises why it could not start
         await wait_for_api(settings.api_url, stop)
+        # While the board is live, the worker's log records go here, not over the table.
+        worker_log = settings.dom_home / "worker.log"
         links = {
             "Temporal UI": f"http://localhost:{opts.ui_port}",
             "API": f"{settings.api_url}  (docs {settings.api_url}/docs)",
             "simulator": f"http://127.0.0.1:{sim.port}  (log {sim.log_path})",
+            "worker log": str(worker_log),
         }
         since = datetime.now(UTC)
         stats = StreamStats()
@@ -277,7 +280,7 @@ async def run_demo(settings: Settings, opts: DevOptions, stop: asyncio.Event) ->
         client = await connect(settings)
         await asyncio.gather(
             order_stream(settings.api_url, orders, opts.demo_rate, stats, stop),
-            status_board(client, stats, links, stop, console, since),
+            status_board(client, stats, links, stop, console, since, log_path=worker_log),
             simulator,
         )
     finally:

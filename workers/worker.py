@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.backorder.activities import WaitlistActivities
 from activities.carrier.activities import CarrierActivities
+from activities.common.partner_http import new_client
 from activities.consolidation.activities import ConsolidationActivities
 from activities.fulfillment.activities import FulfillmentActivities
 from activities.inventory.activities import InventoryActivities
@@ -120,7 +121,9 @@ async def dependencies(
     eng = engine or create_engine(settings.database_url)
     if own_engine:
         await migrate(eng)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+    # Explicit pool limits and timeouts; partner adapters send through partner_http.send, so a
+    # cancelled activity never leaks a pool slot.
+    async with new_client() as http:
         net = network or load_network(settings.network_path)
         if settings.consolidation_window is not None:
             policy = net.order_policy.model_copy(

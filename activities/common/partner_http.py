@@ -8,19 +8,96 @@
 * Everything else (2xx, 4xx) is returned for the adapter to interpret: only it knows whether
   a 409 means "already done" or "refused".
 
-Shared by the node, supplier, carrier and payment adapters.
+* A request is never cancelled from outside once it is in httpx's hands. httpcore 1.0.x leaks
+  a pool slot when a request is cancelled after the pool assigned it a new connection but before
+  that connection was established (encode/httpcore#1093, #830; httpx#1461): the connection
+  stays CONNECTING forever, and once every slot is lost each request fails with PoolTimeout
+  against a healthy server. Temporal cancels activities (heartbeat timeouts, workflow cancels,
+  worker shutdown), so `send` runs the request in a shielded task that only httpx's own
+  timeouts can end, and a semaphore sized to the pool's max_connections keeps waiters out of
+  the pool's queue (waiting on the semaphore is cancel-safe).
+
+Shared by the node, supplier, carrier and payment adapters, and by the partner simulator.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from typing import Any
 
 import httpx
 from temporalio.exceptions import ApplicationError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+# Explicit pool limits and timeouts for every partner client: connect/read/write bound a call,
+# `pool` bounds the wait for a connection (with the gate below it is a safety net only).
+DEFAULT_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, pool=5.0)
+HTTPX_DEFAULT_MAX_CONNECTIONS = 100
+
+_gates: weakref.WeakKeyDictionary[httpx.AsyncClient, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+# Requests whose caller was cancelled, still running to their end under httpx's timeouts.
+_orphans: set[asyncio.Task[httpx.Response]] = set()
+
+
+def new_client(
+    *,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    **kwargs: Any,
+) -> httpx.AsyncClient:
+    """An httpx client with explicit pool limits and timeouts, and a gate of the same size."""
+    client = httpx.AsyncClient(limits=limits, timeout=timeout, **kwargs)
+    _gates[client] = asyncio.Semaphore(limits.max_connections or HTTPX_DEFAULT_MAX_CONNECTIONS)
+    return client
+
+
+def _gate(http: httpx.AsyncClient) -> asyncio.Semaphore:
+    gate = _gates.get(http)
+    if gate is None:
+        # A client made elsewhere: size the gate to its pool (httpx's default if unknown).
+        pool = getattr(getattr(http, "_transport", None), "_pool", None)
+        size = getattr(pool, "_max_connections", None) or HTTPX_DEFAULT_MAX_CONNECTIONS
+        gate = _gates[http] = asyncio.Semaphore(size)
+    return gate
+
+
+def _forget(task: asyncio.Task[httpx.Response]) -> None:
+    _orphans.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: an orphan's failure is nobody's to report
+
+
+def in_flight_orphans() -> int:
+    """Requests still running although their caller was cancelled (tests, diagnostics)."""
+    return len(_orphans)
+
+
+async def send(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """`http.request(...)` that cancellation cannot tear apart inside the connection pool.
+
+    The caller may be cancelled at any point: while it waits for the gate nothing has started;
+    after that the request runs to its end (answer, error or httpx timeout) in its own task and
+    gives its pool slot and its gate permit back, while the caller gets its CancelledError."""
+    gate = _gate(http)
+    await gate.acquire()
+    try:
+        task = asyncio.ensure_future(http.request(method, url, **kwargs))
+    except BaseException:
+        gate.release()
+        raise
+    task.add_done_callback(lambda _: gate.release())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        _orphans.add(task)
+        task.add_done_callback(_forget)  # runs at once if it has already finished
+        raise
 
 
 def _retryable_status(code: int) -> bool:
@@ -60,7 +137,7 @@ class PartnerHttp:
                 kwargs: dict[str, Any] = {"json": body, "headers": {IDEMPOTENCY_HEADER: key}}
                 if self.timeout is not None:
                     kwargs["timeout"] = self.timeout
-                response = await self.http.post(url, **kwargs)
+                response = await send(self.http, "POST", url, **kwargs)
             except httpx.HTTPError as e:
                 problem = f"{url} unreachable: {e!r}"
                 continue

@@ -94,8 +94,16 @@ async def test_failure_before_the_effect_changes_nothing(h: SimHarness) -> None:
 async def test_slow_answers_come_after_the_effect(make_sim: SimFactory) -> None:
     h = await make_sim(slow_seconds=0.3)
     force(h, Fault.SLOW)
+    holding = asyncio.Event()  # set when the simulator starts holding the answer back
+
+    def slow() -> float:
+        holding.set()
+        return 0.3
+
+    h.sim.idempotent.slow_seconds = slow
     call = asyncio.create_task(h.post("/payments/authorizations", authorize("O-7", "5.00"), "a7"))
-    await asyncio.sleep(0.1)
+    async with asyncio.timeout(5):
+        await holding.wait()
     assert len(h.sim.payments.auths) == 1 and not call.done()  # applied, answer still pending
     assert (await call).status_code == 201
 

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from tests.simulator.bodies import ADDRESS, RENO, authorize, capture, fulfilment, label, money
 from tests.simulator.conftest import SimFactory, SimHarness
 
 LIFECYCLE = ["fulfillment.accepted", "shipment.shipped", "shipment.delivered"]
+
+
+async def _settled(h: SimHarness, shipment_id: str) -> None:
+    """The job's lifecycle has ended (finished or cancelled) and every event it produced has
+    been posted: nothing more can arrive for it."""
+    task = h.sim.fulfilments.jobs[shipment_id].task
+    assert task is not None
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(task), 5)
+    await h.sim.poster.drain()
 
 
 async def test_node_takes_a_request_and_posts_signed_events_in_order(h: SimHarness) -> None:
@@ -22,6 +33,9 @@ async def test_node_takes_a_request_and_posts_signed_events_in_order(h: SimHarne
     assert shipped["carrier"] == "UPS-SIM" and shipped["tracking"].startswith("1ZSIM")
     status = (await h.http.get(f"/nodes/wh-reno/fulfillment-requests/{sid}")).json()
     assert status["status"] == "delivered"
+    await (
+        h.sim.poster.drain()
+    )  # the receiver has the events; the poster may not have the answers yet
     posted = (await h.http.get("/_events")).json()
     assert [p["delivered"] for p in posted] == [True, True, True]
 
@@ -31,7 +45,7 @@ async def test_rejections_follow_the_reject_rate(make_sim: SimFactory) -> None:
     sid = "O-2:1:store-nyc"
     await h.post("/nodes/store-nyc/fulfillment-requests", fulfilment(sid, "store-nyc"), sid)
     await h.receiver.wait_for(lambda: bool(h.receiver.types(sid)))
-    await asyncio.sleep(0.05)
+    await _settled(h, sid)
     assert h.receiver.types(sid) == ["fulfillment.rejected"]
     assert h.receiver.events[0][1]["reason"]
 
@@ -44,7 +58,7 @@ async def test_cancel_before_shipping_stops_pending_events(make_sim: SimFactory)
     url = f"/nodes/wh-dallas/fulfillment-requests/{sid}/cancel"
     r = await h.post(url, {"shipment_id": sid, "reason": "customer"}, f"cancel:{sid}")
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
-    await asyncio.sleep(0.05)
+    await _settled(h, sid)
     assert h.sim.fulfilments.jobs[sid].task.cancelled()  # type: ignore[union-attr]
     assert h.receiver.types(sid) == ["fulfillment.accepted"]
     assert (await h.post(url, {}, "cancel-again")).status_code == 200  # idempotent by state too
@@ -233,6 +247,6 @@ async def test_a_stalled_request_is_accepted_and_never_ships(make_sim: SimFactor
     sid = "O-10:1:wh-reno"
     await h.post("/nodes/wh-reno/fulfillment-requests", fulfilment(sid), sid)
     await h.receiver.wait_for(lambda: bool(h.receiver.types(sid)))
-    await asyncio.sleep(0.2)
+    await _settled(h, sid)
     assert h.receiver.types(sid) == ["fulfillment.accepted"]
     assert h.sim.fulfilments.jobs[sid].status == "stalled"

@@ -1,12 +1,36 @@
 """The `dom` command line: one typer app; each domain module adds its own commands."""
 
+import os
+import sys
+from typing import Any, NoReturn
+
 import typer
 
 from workers.cli import api, dev, returns, routing, simulate
 from workers.cli.inventory import inventory_app
 from workers.cli.order import order_app, shipment_app
 
-app = typer.Typer(
+
+class DomApp(typer.Typer):
+    """The console script's entry point ends the process with `os._exit` once the command is done
+    and its output flushed: the Temporal client's native threads can abort the interpreter
+    during its shutdown ("Fatal Python error: PyGILState_Release", exit code 134), turning a
+    command that worked into a crash. https://github.com/temporalio/sdk-python/issues/300"""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        try:
+            super().__call__(*args, **kwargs)
+            code = 0
+        except SystemExit as e:
+            if isinstance(e.code, str):
+                sys.stderr.write(e.code + "\n")
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+app = DomApp(
     help="dom-workflows: distributed order management on Temporal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -16,12 +17,13 @@ from dom_workflows.order.models import (
     CancelRequest,
     OrderRequest,
     OrderState,
+    OrderStatus,
     PlaceHold,
     ReleaseHold,
     ShipmentEvent,
     ShipmentEventType,
 )
-from workers.cli.common import console, fail, print_json, run, settings
+from workers.cli.common import console, err_console, fail, print_json, run, settings
 from workers.client import CancelRefused, DomClient, HoldRefused, OrderNotFound
 
 order_app = typer.Typer(help="Submit, inspect and cancel orders.", no_args_is_help=True)
@@ -41,23 +43,61 @@ def load_order(path: Path) -> OrderRequest:
 
 
 @order_app.command("submit")
-def submit(file: Path = typer.Argument(..., help="Order JSON (see examples/orders/).")) -> None:
-    """Start an order; submitting the same order id again returns the existing order."""
+def submit(
+    file: Path = typer.Argument(..., help="Order JSON (see examples/orders/)."),
+    wait: float = typer.Option(
+        10.0, help="Seconds to wait for the order's validation (0: do not wait)."
+    ),
+) -> None:
+    """Start an order and wait for its validation; an invalid order is refused (exit code 1).
+    Submitting the same order id again returns the existing order."""
     order = load_order(file)
 
-    async def go() -> None:
+    async def go() -> OrderState | None:
         dom = await DomClient.connect(settings())
         s = await dom.submit(order)
-        print_json(
-            {
-                "order_id": s.order_id,
-                "workflow_id": s.workflow_id,
-                "run_id": s.run_id,
-                "created": s.created,
-            }
-        )
+        state = await _validated(dom, order.order_id, wait)
+        if state is None or state.status != OrderStatus.FAILED:
+            print_json(
+                {
+                    "order_id": s.order_id,
+                    "workflow_id": s.workflow_id,
+                    "run_id": s.run_id,
+                    "created": s.created,
+                    "status": state.status.value if state else None,
+                }
+            )
+        return state
 
-    run(go())
+    try:
+        state = run(go())
+    except RPCError as e:
+        raise fail(f"could not submit {order.order_id}: {e.message}") from None
+    if state is None and wait > 0:
+        err_console.print(
+            f"{order.order_id} is submitted but not validated after {wait:g}s: is a worker "
+            f"running? `dom order show {order.order_id}` follows it."
+        )
+    if state is not None and state.status == OrderStatus.FAILED:
+        raise fail(f"order {order.order_id} was refused: {state.stop_reason or 'failed'}")
+
+
+async def _validated(dom: DomClient, order_id: str, wait: float) -> OrderState | None:
+    """The order's state once validation is over (it failed, or it moved past `received`);
+    None if that did not happen within `wait` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while loop.time() < deadline:
+        try:
+            state = await dom.status(order_id)
+        except OrderNotFound:
+            state = None
+        if state is not None and (
+            state.status == OrderStatus.FAILED or any(e.kind == "validated" for e in state.timeline)
+        ):
+            return state
+        await asyncio.sleep(0.1)
+    return None
 
 
 def render(state: OrderState) -> None:
@@ -148,6 +188,8 @@ def cancel(
         run(go())
     except CancelRefused as e:
         raise fail(f"cancellation refused: {e}", code=2) from None
+    except OrderNotFound as e:
+        raise fail(str(e)) from None
     except RPCError as e:
         raise fail(f"order {order_id}: {e.message}") from None
 
@@ -186,6 +228,8 @@ def _hold_call(order_id: str, req: PlaceHold | ReleaseHold) -> None:
         run(go())
     except HoldRefused as e:
         raise fail(str(e), code=2) from None
+    except OrderNotFound as e:
+        raise fail(str(e)) from None
     except RPCError as e:
         raise fail(f"order {order_id}: {e.message}") from None
 

@@ -102,9 +102,36 @@ def bench_routing(
         json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
+def bench_e2e(
+    orders: Annotated[
+        int, typer.Option("--orders", min=1, help="Orders (and bare workflows).")
+    ] = 200,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Orders in flight at once (closed loop).")
+    ] = 20,
+    warmup: Annotated[
+        int, typer.Option("--warmup", min=0, help="Uncounted warm-up runs of each kind.")
+    ] = 5,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures here.")
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the temp dir (logs, databases).")
+    ] = False,
+) -> None:
+    """N orders through the real path (API -> worker -> simulated partners -> signed webhooks ->
+    API -> signals) next to N bare Temporal workflows, on a dev server with SQLite files."""
+    from workers.bench.e2e import E2EOptions, main
+
+    code = main(E2EOptions(orders, concurrency, warmup, json_file, keep))
+    if code:
+        raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
     """Add `route` and `bench routing` to the `dom` app."""
     app.command("route")(route)
     bench = typer.Typer(help="Benchmarks.", no_args_is_help=True)
     bench.command("routing")(bench_routing)
+    bench.command("e2e")(bench_e2e)
     app.add_typer(bench, name="bench")

@@ -55,7 +55,7 @@ class Simulator:
         self.carrier.reset()
         self.payments.reset()
         self.log.reset()
-        self.poster.posted.clear()
+        await self.poster.reset()
 
     async def aclose(self) -> None:
         await self.fulfilments.aclose()

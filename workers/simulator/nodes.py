@@ -147,7 +147,8 @@ class Fulfilments:
             occurred_at=datetime.now(UTC),
             **fields,
         )
-        await self.poster.post(job.partner, event)
+        # Posted by the poster's senders: cancelling this job never cancels a request.
+        await self.poster.deliver(job.partner, event)
 
     async def _lifecycle(self, job: Job) -> None:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from dom_workflows.common.models import ShipmentLine
 
@@ -54,6 +54,11 @@ class InventoryFeed(BaseModel):
     node: str
     mode: Literal["snapshot", "delta"]
     items: list[InventoryItem] = Field(min_length=1)
+    # Snapshots only: when the stock was counted (timezone-aware). Movements the DOM recorded
+    # after it (a shipment, a receipt) are applied on top of the count; a snapshot counted before
+    # the last one applied to a position is ignored for that position. Omitted: the time the DOM
+    # receives the feed (the count is taken to be current).
+    as_of: AwareDatetime | None = None
 
 
 def order_id_of_shipment(shipment_id: str) -> str:
