@@ -33,7 +33,7 @@ pytest: $(STAMP)
 
 ## Re-record the workflow histories replayed by tests/replay.
 record-histories: $(STAMP)
-	DOM_RECORD_HISTORIES=1 $(BIN)/pytest tests/replay -k test_record
+	$(BIN)/pytest tests/replay/recorders.py -p no:randomly
 
 bench: $(STAMP)
 	$(BIN)/dom bench routing

@@ -1,16 +1,19 @@
-"""Recorded histories of the long-running flows (backorders, holds, partial rejections,
-payments with dropship and store labels, consolidation). `make record-histories` writes them;
-tests/replay/test_replay.py replays every file in histories/ on every run."""
+"""The recorders of tests/replay/histories: each runs one workflow path on the time-skipping
+server and writes its histories. Not a test module (pytest does not collect it on its own):
+`make record-histories` runs it explicitly; tests/replay/test_replay.py replays every file.
+Until 1.0 a changed path is simply re-recorded (docs/versioning.md)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -25,35 +28,10 @@ from dom_workflows.order.models import CancelLine, CancelRequest, ReleaseHold
 from dom_workflows.order.workflows import OrderWorkflow
 from tests.conftest import LiveSim
 from tests.order.conftest import OrderHarness, make_order, order_harness
-from tests.replay.test_replay import HISTORIES, RECORDING, already_recorded
+from tests.replay.scenarios import RETURN_SCENARIOS, SCENARIOS
+from tests.replay.test_replay import HISTORIES
+from tests.returns.conftest import partner_settings
 from workers.client import DomClient
-
-FLOWS = [
-    "flow_backorder_filled",
-    "flow_fraud_hold_released",
-    "flow_partial_rejection",
-    "flow_payments_dropship_store_label",
-    "flow_consolidated_orders",
-    "flow_partial_cancel_amended",
-    "flow_cancel_node_first",
-]
-record = pytest.mark.skipif(
-    not RECORDING, reason="set DOM_RECORD_HISTORIES=1 (make record-histories)"
-)
-
-
-@pytest.fixture(autouse=True)
-def _keep_existing(request: pytest.FixtureRequest) -> None:
-    name: str = request.node.name
-    if name.startswith("test_record_"):
-        flow = "flow_" + name.removeprefix("test_record_")
-        if already_recorded(f"{flow}__"):
-            pytest.skip(f"{flow} is recorded (DOM_RECORD_FORCE=1 to overwrite)")
-
-
-def test_every_flow_has_recorded_histories() -> None:
-    recorded = {p.name.split("__")[0] for p in HISTORIES.glob("flow_*.json")}
-    assert set(FLOWS) <= recorded, f"record missing flows: {set(FLOWS) - recorded}"
 
 
 async def save(client: Client, flow: str, workflow_ids: list[str]) -> None:
@@ -105,7 +83,6 @@ async def add_sku(
     )
 
 
-@record
 async def test_record_backorder_filled(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> None:
@@ -133,7 +110,6 @@ async def test_record_backorder_filled(
         )
 
 
-@record
 async def test_record_fraud_hold_released(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> None:
@@ -150,7 +126,6 @@ async def test_record_fraud_hold_released(
         await save(h.client, "flow_fraud_hold_released", [handle.id])
 
 
-@record
 async def test_record_partial_rejection(harness: OrderHarness) -> None:
     h = harness
     handle = await h.start(
@@ -173,7 +148,6 @@ async def test_record_partial_rejection(harness: OrderHarness) -> None:
     await save(h.client, "flow_partial_rejection", [handle.id])
 
 
-@record
 async def test_record_payments_dropship_store_label(
     time_env: WorkflowEnvironment,
     sqlite_engine: AsyncEngine,
@@ -198,7 +172,6 @@ async def test_record_payments_dropship_store_label(
         await save(h.client, "flow_payments_dropship_store_label", [handle.id])
 
 
-@record
 async def test_record_consolidated_orders(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> None:
@@ -227,7 +200,6 @@ async def test_record_consolidated_orders(
         )
 
 
-@record
 async def test_record_partial_cancel_amended(harness: OrderHarness) -> None:
     h = harness
     handle = await h.start(make_order([("BOOT-HIKE-9", 3)], order_id="REC-AMEND-1"))
@@ -240,7 +212,6 @@ async def test_record_partial_cancel_amended(harness: OrderHarness) -> None:
     await save(h.client, "flow_partial_cancel_amended", [handle.id])
 
 
-@record
 async def test_record_cancel_node_first(harness: OrderHarness) -> None:
     h = harness
     handle = await h.start(make_order([("BOOT-HIKE-9", 3)], order_id="REC-NODEFIRST-1"))
@@ -251,3 +222,35 @@ async def test_record_cancel_node_first(harness: OrderHarness) -> None:
     await handle.execute_update(OrderWorkflow.cancel, CancelRequest(reason="changed mind"))
     await handle.result()
     await save(h.client, "flow_cancel_node_first", [handle.id])
+
+
+async def save_one(handle: Any, name: str) -> None:
+    history = await handle.fetch_history()
+    out = HISTORIES / f"{name}.json"
+    out.write_text(
+        json.dumps({"workflow_id": handle.id, "history": json.loads(history.to_json())}, indent=1)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_record(name: str, harness: OrderHarness) -> None:
+    await save_one(await SCENARIOS[name](harness), name)
+
+
+@pytest_asyncio.fixture
+async def partnered_harness(
+    time_env: WorkflowEnvironment,
+    sqlite_engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    live_sim: LiveSim,
+) -> AsyncIterator[OrderHarness]:
+    async with order_harness(
+        time_env, sqlite_engine, network, task_queue, partner_settings(live_sim)
+    ) as h:
+        yield h
+
+
+@pytest.mark.parametrize("name", sorted(RETURN_SCENARIOS))
+async def test_record_return(name: str, partnered_harness: OrderHarness) -> None:
+    await save_one(await RETURN_SCENARIOS[name](partnered_harness), name)
