@@ -5,37 +5,54 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._workflow import _V1WorkflowEnvironment
 
 from activities.inventory.db import create_engine, migrate, seed_network
 from dom_workflows.config import PROJECT_ROOT
 from dom_workflows.network import Network, load_network
-from dom_workflows.order import search_attributes as attrs
+from tests.support.servers import (
+    TEMPORAL_CLI,
+    TEST_SERVER,
+    ServerProcess,
+    free_port,
+    register_search_attributes,
+)
+from tests.support.sim import LiveSim
 from workers.simulator.app import Simulator, serve
 from workers.simulator.config import SimConfig
 
-BIN = Path(sys.executable).parent
-TEMPORAL_CLI = BIN / "temporal"
-TEST_SERVER = BIN / "temporal-test-server"
+# Re-exported for tests that still import them from here (tests/simulator, tests/order,
+# tests/replay, tests/e2e); new code imports tests.support.*.
+__all__ = ["LiveSim", "ServerProcess", "free_port", "register_search_attributes"]
+RECORDING = os.environ.get("DOM_RECORD_HISTORIES") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """History recorders (tests/replay test_record*) only exist for `make record-histories`:
+    otherwise they are deselected, not reported as skipped tests."""
+    if RECORDING:
+        return
+    recorders = [
+        item
+        for item in items
+        if item.path.parent.name == "replay"
+        and getattr(item, "originalname", item.name).startswith("test_record")
+    ]
+    if recorders:
+        config.hook.pytest_deselected(items=recorders)
+        items[:] = [item for item in items if item not in recorders]
+
+
 PG_URL = os.environ.get("DOM_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -43,55 +60,6 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 @pytest.fixture(scope="session")
 def network() -> Network:
     return load_network(PROJECT_ROOT / "examples" / "network.json")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class ServerProcess:
-    """A Temporal binary we started ourselves. The SDK's own EphemeralServer leaves a native
-    thread behind that aborts the interpreter at exit (PyGILState_Release), so tests launch
-    the same binaries as plain subprocesses, exactly as `dom dev` does."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-    async def connect(self, port: int) -> Client:
-        for _ in range(300):
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{self.log.name}: exited early:\n{self.log.read_text()[-2000:]}"
-                )
-            try:
-                return await Client.connect(
-                    f"127.0.0.1:{port}", data_converter=pydantic_data_converter
-                )
-            except RuntimeError:
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"Temporal did not start on port {port}")
-
-    async def shutdown(self) -> None:
-        self.proc.terminate()
-        try:
-            await asyncio.to_thread(self.proc.wait, 15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-async def register_search_attributes(client: Client) -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=client.namespace,
-            search_attributes={
-                k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in attrs.ALL
-            },
-        )
-    )
 
 
 @pytest_asyncio.fixture
@@ -104,7 +72,10 @@ async def time_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Wo
     server = ServerProcess([str(TEST_SERVER), str(port)], log)
     client = await server.connect(port)
     await register_search_attributes(client)
-    # The SDK's time-skipping environment, driven over our own server process.
+    # The SDK's time-skipping environment, driven over our own server process. The public
+    # WorkflowEnvironment.start_time_skipping() would start the binary through EphemeralServer,
+    # which aborts the interpreter at exit: https://github.com/temporalio/sdk-python/issues/300
+    # (see ServerProcess). from_client() has no time skipping, so the private class it is.
     env = _V1WorkflowEnvironment(client, server)  # type: ignore[arg-type]
     try:
         yield env
@@ -183,28 +154,6 @@ def ledger_engine(request: pytest.FixtureRequest) -> AsyncEngine:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:10]}"
-
-
-@dataclass
-class LiveSim:
-    sim: Simulator
-    url: str
-    http: httpx.AsyncClient
-
-    def configure(self, **changes: Any) -> None:
-        for name, value in changes.items():
-            setattr(self.sim.config, name, value)
-
-    def effects(self) -> dict[str, Any]:
-        return self.sim.log.effects()
-
-    def keys_seen(self) -> dict[str, int]:
-        """How many requests carried each idempotency key (retries included)."""
-        seen: dict[str, int] = {}
-        for e in self.sim.log.entries:
-            if e.idempotency_key:
-                seen[e.idempotency_key] = seen.get(e.idempotency_key, 0) + 1
-        return seen
 
 
 @pytest_asyncio.fixture

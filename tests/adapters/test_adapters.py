@@ -22,7 +22,7 @@ from dom_workflows.payment.models import Authorize, Capture, Refund, VoidAuthori
 from dom_workflows.shipping.models import LabelRequest, Parcel, RateQuote, RateRequest, VoidLabel
 from dom_workflows.supplier.models import PurchaseOrder, PurchaseOrderLine, po_id_for
 from tests.adapters.conftest import like_temporal
-from tests.conftest import LiveSim
+from tests.support.sim import LiveSim
 from workers.worker import with_simulated_nodes
 
 CUSTOMER = Address(name="Ana Ruiz", line1="350 5th Ave", city="New York", state="NY", zip="10118")

@@ -3,7 +3,6 @@ timers never fire on their own), a real worker and a real SQLite ledger."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -22,6 +21,7 @@ from dom_workflows.config import PROJECT_ROOT, Settings
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderState
 from dom_workflows.partners import signing
+from tests.support.until import until
 from workers.api.app import ApiDeps, create_app
 from workers.api.security import PartnerSecrets, load_secrets
 from workers.client import DomClient
@@ -79,13 +79,12 @@ class Api:
     async def until(
         self, order_id: str, check: Callable[[OrderState], bool], what: str
     ) -> OrderState:
-        state = await self.state(order_id)
-        for _ in range(200):
-            if check(state):
-                return state
-            await asyncio.sleep(0.05)
-            state = await self.state(order_id)
-        raise AssertionError(f"timed out waiting for {what}: {state.model_dump_json(indent=1)}")
+        return await until(
+            lambda: self.state(order_id),
+            check,
+            what,
+            describe=lambda s: s.model_dump_json(indent=1),
+        )
 
     async def instructed(self, order_id: str) -> OrderState:
         return await self.until(

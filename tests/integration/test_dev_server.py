@@ -4,7 +4,6 @@ search attributes the way ops do in the Temporal UI."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,7 +15,8 @@ from activities.inventory import ledger
 from dom_workflows.config import Settings
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderStatus, ShipmentEvent
-from tests.order.conftest import make_order
+from tests.support.harness import make_order
+from tests.support.until import until
 from workers.client import CancelRefused, DomClient
 from workers.worker import build_worker, dependencies
 
@@ -30,14 +30,6 @@ async def dom(
     async with dependencies(Settings(), engine=ledger_engine, network=network) as deps:
         async with build_worker(dev_env.client, task_queue, deps):
             yield DomClient(dev_env.client, task_queue)
-
-
-async def eventually(check, what: str, tries: int = 100):  # type: ignore[no-untyped-def]
-    for _ in range(tries):
-        if result := await check():
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_order_lifecycle_on_the_dev_server(
@@ -55,7 +47,7 @@ async def test_order_lifecycle_on_the_dev_server(
         n = sum(1 for e in s.timeline if e.kind == "instructed")
         return s if s.shipments and n == len(s.shipments) else None
 
-    state = await eventually(instructed, "shipments instructed")
+    state = await until(instructed, bool, "shipments instructed", within=10)
     for sh in state.shipments:
         for kind in ("accepted", "shipped", "delivered"):
             await dom.send_shipment_event(
@@ -84,7 +76,7 @@ async def test_order_lifecycle_on_the_dev_server(
     async def listed():  # type: ignore[no-untyped-def]
         return [wf async for wf in dom.client.list_workflows(query)]
 
-    [wf] = await eventually(listed, "the order in visibility with its search attributes")
+    [wf] = await until(listed, bool, "the order in visibility with its search attributes")
     assert wf.search_attributes["OrderValue"] == [float(order.value().amount)]
     assert wf.search_attributes["Backordered"] == [False]
     desc = await dom.handle(order.order_id).describe()

@@ -5,6 +5,7 @@ workflow is closed or gone; `dom inventory verify` exits 0 / 1 / 2."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 import uuid
 from pathlib import Path
@@ -23,7 +24,6 @@ from activities.inventory.verify import verify, verify_workflows
 from dom_workflows.inventory.models import CloseOrderInput, InventoryReceipt, ReleaseInput
 from dom_workflows.network import Network
 from dom_workflows.partners.models import InventoryFeed
-from tests.conftest import free_port
 from workers.cli.inventory import inventory_app
 
 SKU = "TREK-POLES"
@@ -171,6 +171,14 @@ async def test_orders_whose_workflow_is_closed_or_gone_are_found(
 runner = CliRunner()
 
 
+def _closed_port() -> int:
+    """A local port nobody listens on: Temporal is "not reachable" there."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def _cli_db(tmp_path: Path, network: Network) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
 
@@ -186,7 +194,7 @@ def _cli_db(tmp_path: Path, network: Network) -> str:
 
 def test_cli_exit_codes(tmp_path: Path, network: Network) -> None:
     url = _cli_db(tmp_path, network)
-    env = {"DOM_DATABASE_URL": url, "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}
+    env = {"DOM_DATABASE_URL": url, "TEMPORAL_ADDRESS": f"127.0.0.1:{_closed_port()}"}
     clean = runner.invoke(inventory_app, ["verify"], env=env)
     assert clean.exit_code == 0, clean.output
     assert "no violations" in clean.output and "not reachable" in clean.output

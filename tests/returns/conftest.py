@@ -20,8 +20,9 @@ from dom_workflows.config import Settings
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderRequest, OrderState, ShipmentStatus
 from dom_workflows.returns.models import ReturnResult, ReturnState
-from tests.conftest import LiveSim
-from tests.order.conftest import OrderHarness, order_harness
+from tests.support.harness import OrderHarness, order_harness
+from tests.support.sim import LiveSim
+from tests.support.until import until
 from workers.client import DomClient
 
 
@@ -63,13 +64,12 @@ class Returns:
     async def until(
         self, rma_id: str, check: Callable[[ReturnState], bool], what: str
     ) -> ReturnState:
-        state = await self.dom.return_status(rma_id)
-        for _ in range(200):
-            if check(state):
-                return state
-            await asyncio.sleep(0.05)
-            state = await self.dom.return_status(rma_id)
-        raise AssertionError(f"timed out waiting for {what}: {state.model_dump_json(indent=1)}")
+        return await until(
+            lambda: self.dom.return_status(rma_id),
+            check,
+            what,
+            describe=lambda s: s.model_dump_json(indent=1),
+        )
 
     async def result(self, rma_id: str, skip: timedelta | None = None) -> ReturnResult:
         """The RMA's result, after skipping `skip` of workflow time (e.g. past the window).

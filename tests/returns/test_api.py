@@ -18,8 +18,9 @@ from dom_workflows.network import Network
 from dom_workflows.order.models import ShipmentEvent, ShipmentStatus
 from dom_workflows.returns.models import ReturnState, ReturnStatus
 from tests.api.conftest import SECRETS, Api, assert_problem
-from tests.conftest import LiveSim
 from tests.returns.conftest import partner_settings
+from tests.support.sim import LiveSim
+from tests.support.until import until
 from workers.api.app import ApiDeps, create_app
 from workers.client import DomClient
 from workers.worker import build_worker, dependencies
@@ -99,14 +100,12 @@ async def rma_state(api: Api, rma_id: str) -> ReturnState:
 
 
 async def until_status(api: Api, rma_id: str, status: ReturnStatus) -> ReturnState:
-    import asyncio
-
-    for _ in range(200):
-        st = await rma_state(api, rma_id)
-        if st.status == status:
-            return st
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{rma_id} never reached {status}: {st.model_dump_json(indent=1)}")
+    return await until(
+        lambda: rma_state(api, rma_id),
+        lambda st: st.status == status,
+        f"{rma_id} to reach {status}",
+        describe=lambda st: st.model_dump_json(indent=1),
+    )
 
 
 async def test_open_receive_and_refund_over_http(api: Api, live_sim: LiveSim) -> None:

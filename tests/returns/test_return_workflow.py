@@ -19,9 +19,9 @@ from dom_workflows.returns.models import (
     ReturnRequest,
     ReturnStatus,
 )
-from tests.conftest import LiveSim
-from tests.order.conftest import make_order
 from tests.returns.conftest import Returns
+from tests.support.harness import make_order
+from tests.support.sim import LiveSim
 from workers.client import ReturnClosed, ReturnNotFound, ReturnRefused
 
 RETURN_NODE = "wh-columbus"  # examples/network.json: order_policy.return_node
