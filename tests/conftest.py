@@ -34,24 +34,6 @@ from workers.simulator.config import SimConfig
 # Re-exported for tests that still import them from here (tests/simulator, tests/order,
 # tests/replay, tests/e2e); new code imports tests.support.*.
 __all__ = ["LiveSim", "ServerProcess", "free_port", "register_search_attributes"]
-RECORDING = os.environ.get("DOM_RECORD_HISTORIES") == "1"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """History recorders (tests/replay test_record*) only exist for `make record-histories`:
-    otherwise they are deselected, not reported as skipped tests."""
-    if RECORDING:
-        return
-    recorders = [
-        item
-        for item in items
-        if item.path.parent.name == "replay"
-        and getattr(item, "originalname", item.name).startswith("test_record")
-    ]
-    if recorders:
-        config.hook.pytest_deselected(items=recorders)
-        items[:] = [item for item in items if item not in recorders]
-
 
 PG_URL = os.environ.get("DOM_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
