@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dom_workflows.backorder.models import StockArrival, waitlist_workflow_id
+from dom_workflows.common.text import count
 from dom_workflows.config import Settings
 from dom_workflows.order import search_attributes as attrs
 from dom_workflows.order.models import (
@@ -88,9 +89,10 @@ async def connect(settings: Settings | None = None) -> Client:
 
 
 def static_summary(order: OrderRequest) -> str:
-    units = sum(ln.qty for ln in order.lines)
+    n_units = sum(ln.qty for ln in order.lines)
     return (
-        f"Order {order.order_id} · {order.channel} · {len(order.lines)} lines / {units} units · "
+        f"Order {order.order_id} · {order.channel} · "
+        f"{count(len(order.lines), 'line')} / {count(n_units, 'unit')} · "
         f"{order.value()} · {order.customer.tier}"
     )[:200]
 
@@ -250,7 +252,7 @@ class DomClient:
                         [SearchAttributePair(attrs.ORDER_STATUS, "return_requested")]
                     ),
                     static_summary=(
-                        f"Return {rma_id} · order {order_id} · {units} units · "
+                        f"Return {rma_id} · order {order_id} · {count(units, 'unit')} · "
                         + ("exchange" if request.exchange else "refund")
                     )[:200],
                 )

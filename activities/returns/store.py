@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.inventory import schema
 from activities.inventory.db import is_sqlite, utcnow
+from dom_workflows.common.text import count
 from dom_workflows.returns.models import GRADES, GradedLine, ReturnAllocation
 
 rh = schema.returns
@@ -182,7 +183,7 @@ async def _allocate(
     if remaining:
         free = ln.qty - remaining
         raise OverReturn(
-            f"line {ln.line_id}: {ln.qty} units asked back but only {free} of the "
+            f"line {ln.line_id}: {count(ln.qty, 'unit')} asked back but only {free} of the "
             f"{total_delivered} delivered are not already returned or on an open RMA"
         )
     return got

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         WaitlistState,
         waitlist_workflow_id,
     )
+    from dom_workflows.common.text import count
 
 # Signal names on the order workflow (by name, to keep the order and backorder modules apart).
 from dom_workflows.order import names as order_names
@@ -88,7 +89,7 @@ class BackorderWorkflow:
                     WaitlistActivities.join_waitlist,
                     JoinWaitlist(sku=sku, waiter=Waiter(workflow_id=me, qty=self._remaining[sku])),
                     start_to_close_timeout=timedelta(seconds=30),
-                    summary=f"join the {sku} waiting list for {self._remaining[sku]} units",
+                    summary=f"join the {sku} waiting list for {count(self._remaining[sku], 'unit')}",
                 )
         while self._to_settle:
             sku, filled = self._to_settle.pop(0)

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         backorder_workflow_id,
     )
     from dom_workflows.backorder.workflows import BackorderWorkflow
+    from dom_workflows.common.text import count
     from dom_workflows.order.book import OrderBook
 
 
@@ -102,7 +103,7 @@ class Backorders:
         )
         self.open = True
         book.state.backorder_workflow_id = wid
-        book.event("backorder", f"{sum(waiting.values())} units wait for stock in {wid}")
+        book.event("backorder", f"{count(sum(waiting.values()), 'unit')} wait for stock in {wid}")
         self._waiter = asyncio.create_task(self._await_child())
 
     async def _await_child(self) -> None:

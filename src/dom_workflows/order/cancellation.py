@@ -11,11 +11,12 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.common import errors
     from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import ShipmentLine
+    from dom_workflows.common.text import units
     from dom_workflows.order import state as bk
     from dom_workflows.order.backorders import Backorders
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.models import OrderStatus, Shipment, ShipmentStatus
-    from dom_workflows.order.undo import Undo, units
+    from dom_workflows.order.undo import Undo
 
 
 class Cancellation:

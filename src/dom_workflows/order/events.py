@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dom_workflows.common.models import ShipmentLine
+from dom_workflows.common.text import count
 from dom_workflows.order import state as bk
 from dom_workflows.order.book import OrderBook
 from dom_workflows.order.models import Shipment, ShipmentEvent, ShipmentStatus
@@ -53,7 +54,7 @@ def apply_event(book: OrderBook, sh: Shipment, ev: ShipmentEvent, now: datetime)
         follow.left_after_cancel = True
         book.escalate(
             f"{sh.node} reports {sh.shipment_id} shipped after it was {sh.status.value}: "
-            f"{sum(x.qty for x in sh.requested_lines)} units left the node and are recorded as gone; they are not charged "
+            f"{count(sum(x.qty for x in sh.requested_lines), 'unit')} left the node and are recorded as gone; they are not charged "
             "(recover the parcel or charge the customer by hand)"
         )
     else:

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.supplier.activities import SupplierActivities
     from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import Address
+    from dom_workflows.common.text import units
     from dom_workflows.fulfillment.models import FulfillmentRequest
     from dom_workflows.inventory.models import ConsumeInput
     from dom_workflows.order import state as bk
@@ -30,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.order.holds import Holds
     from dom_workflows.order.models import PartnerSetup, Shipment, ShipmentStatus
     from dom_workflows.order.payments import Payments
-    from dom_workflows.order.undo import Undo, units
+    from dom_workflows.order.undo import Undo
     from dom_workflows.shipping.labels import buy_cheapest_label
     from dom_workflows.shipping.models import Parcel, RateRequest
     from dom_workflows.supplier.models import PurchaseOrder, PurchaseOrderLine, po_id_for

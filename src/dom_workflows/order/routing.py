@@ -9,6 +9,7 @@ from dom_workflows.common.retry import DATABASE
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory.activities import InventoryActivities
+    from dom_workflows.common.text import units
     from dom_workflows.inventory.models import (
         OrderToRoute,
         ReserveAndRouteInput,
@@ -20,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.cancellation import Cancellation
     from dom_workflows.order.models import RouteSummary, Shipment
-    from dom_workflows.order.undo import units
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

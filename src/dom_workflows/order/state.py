@@ -3,6 +3,7 @@ and the Markdown the Temporal UI shows. No Temporal calls here, so it is trivial
 
 from __future__ import annotations
 
+from dom_workflows.common.text import count
 from dom_workflows.order.models import (
     CancelRequest,
     LineState,
@@ -61,7 +62,7 @@ def cancellation_plan(state: OrderState, req: CancelRequest) -> tuple[dict[str, 
             return {}, f"line {cl.line_id}: quantity to cancel must be at least 1"
         if want > can or can == 0:
             return {}, (
-                f"line {cl.line_id}: {want} units requested but only {can} of {ln.qty} can be "
+                f"line {cl.line_id}: {count(want, 'unit')} requested but only {can} of {ln.qty} can be "
                 f"cancelled ({ln.shipped} shipped, {ln.cancelled} already cancelled)"
             )
         plan[cl.line_id] = plan.get(cl.line_id, 0) + want

@@ -16,16 +16,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.supplier.activities import SupplierActivities
     from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import ShipmentLine
+    from dom_workflows.common.text import units
     from dom_workflows.fulfillment.models import AmendFulfillment, CancelFulfillment
     from dom_workflows.inventory.models import ReleaseInput
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.models import Shipment
     from dom_workflows.shipping.models import VoidLabel
     from dom_workflows.supplier.models import CancelPurchaseOrder
-
-
-def units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 class Undo:

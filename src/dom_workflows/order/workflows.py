@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.common import errors
     from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import ShipmentLine
+    from dom_workflows.common.text import count, units
     from dom_workflows.consolidation.models import Consolidated
     from dom_workflows.inventory.models import CloseOrderInput, OutboundLine, UnplannedOutbound
     from dom_workflows.order import names
@@ -58,7 +59,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from dom_workflows.order.payments import Payments
     from dom_workflows.order.routing import Routing
-    from dom_workflows.order.undo import Undo, units
+    from dom_workflows.order.undo import Undo
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
 M = TypeVar("M", bound=BaseModel)
@@ -102,14 +103,17 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, order: OrderRequest) -> OrderResult:
         book = self._book
-        book.event("received", f"order received from {order.channel} with {len(order.lines)} lines")
+        book.event(
+            "received",
+            f"order received from {order.channel} with {count(len(order.lines), 'line')}",
+        )
         book.refresh()
         try:
             valid = await workflow.execute_local_activity_method(
                 OrderActivities.validate_order,
                 order,
                 **DATABASE,
-                summary=f"validate {len(order.lines)} lines and geocode the ship-to address",
+                summary=f"validate {count(len(order.lines), 'line')} and geocode the ship-to address",
             )
         except FAILURES as e:
             book.stop(OrderStatus.FAILED, failure_cause(e))

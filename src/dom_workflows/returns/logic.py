@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from dom_workflows.common.text import count
 from dom_workflows.money import Money
 from dom_workflows.order.models import OrderLine, OrderRequest
 from dom_workflows.returns.models import (
@@ -27,7 +28,7 @@ def receipt_problems(lines: list[ReturnLineState], receipt: ReturnReceipt) -> li
         totals[r.line_id] = totals.get(r.line_id, 0) + r.qty
     problems = [f"line {lid} is not on {receipt.rma_id}" for lid in totals if lid not in authorised]
     problems += [
-        f"line {lid}: {n} units received but {authorised[lid]} authorised"
+        f"line {lid}: {count(n, 'unit')} received but {authorised[lid]} authorised"
         for lid, n in totals.items()
         if lid in authorised and n > authorised[lid]
     ]
@@ -105,7 +106,7 @@ def replacement_summary(order: OrderRequest, rma_id: str) -> str:
     units = sum(ln.qty for ln in order.lines)
     return (
         f"Order {order.order_id} · exchange for {rma_id} · {order.channel} · "
-        f"{len(order.lines)} lines / {units} units · {order.customer.tier}"
+        f"{count(len(order.lines), 'line')} / {count(units, 'unit')} · {order.customer.tier}"
     )[:200]
 
 

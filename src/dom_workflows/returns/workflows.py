@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.carrier.activities import CarrierActivities
     from activities.payment.activities import PaymentActivities
     from activities.returns.activities import ReturnActivities, ReturnClientActivities
+    from dom_workflows.common.text import count
     from dom_workflows.money import Money
     from dom_workflows.order import search_attributes as attrs
     from dom_workflows.order.models import OrderRequest, TimelineEvent, order_workflow_id
@@ -95,7 +96,7 @@ class ReturnWorkflow:
         units = sum(ln.qty for ln in inp.request.lines)
         self._event(
             "requested",
-            f"{units} units of order {inp.order_id} asked back by {inp.request.requested_by}"
+            f"{count(units, 'unit')} of order {inp.order_id} asked back by {inp.request.requested_by}"
             + (" for an exchange" if inp.request.exchange else ""),
         )
         self._refresh()
@@ -156,7 +157,7 @@ class ReturnWorkflow:
                 as_of=workflow.now(),
             ),
             **DATABASE,
-            summary=f"check {len(inp.request.lines)} lines against delivery and the return "
+            summary=f"check {count(len(inp.request.lines), 'line')} against delivery and the return "
             f"window; record {inp.rma_id}",
         )
         st = self._state
@@ -240,7 +241,7 @@ class ReturnWorkflow:
             )
         self._event(
             "received",
-            f"{sum(g.received for g in graded)} units received at {opened.return_node}: "
+            f"{count(sum(g.received for g in graded), 'unit')} received at {opened.return_node}: "
             f"{sum(g.resell for g in graded)} resell, {sum(g.refurbish for g in graded)} "
             f"refurbish, {sum(g.scrap for g in graded)} scrap",
         )
@@ -430,7 +431,7 @@ class ReturnWorkflow:
                 self._escalate(f"return label {label.label_id} not voided: {failure_cause(e)}")
         self._stop(
             ReturnStatus.EXPIRED,
-            f"{expired.units} units not received at {opened.return_node} before the return "
+            f"{count(expired.units, 'unit')} not received at {opened.return_node} before the return "
             f"window closed on {opened.deadline:%Y-%m-%d %H:%M} UTC",
         )
 
@@ -452,7 +453,7 @@ class ReturnWorkflow:
         ):
             units = sum(r.qty for r in receipt.lines)
             self._escalate(
-                f"receipt {receipt.event_id} ({units} units) arrived while {self._state.rma_id} "
+                f"receipt {receipt.event_id} ({count(units, 'unit')}) arrived while {self._state.rma_id} "
                 f"was {self._state.status.value}; not applied, handle the units manually"
             )
             return
