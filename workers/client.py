@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from temporalio.client import (
     Client,
+    Interceptor,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -76,7 +78,9 @@ class Submitted:
     created: bool  # False when the order already existed (an idempotent resubmission)
 
 
-async def connect(settings: Settings | None = None) -> Client:
+async def connect(
+    settings: Settings | None = None, interceptors: Sequence[Interceptor] = ()
+) -> Client:
     """A Temporal client with the pydantic data converter, configured from the environment."""
     s = settings or Settings.from_env()
     return await Client.connect(
@@ -85,6 +89,7 @@ async def connect(settings: Settings | None = None) -> Client:
         api_key=s.temporal_api_key,
         tls=s.temporal_tls,
         data_converter=pydantic_data_converter,
+        interceptors=interceptors,
     )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 import uvicorn
@@ -20,6 +22,7 @@ from activities.inventory.db import create_engine, migrate
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
 from workers.api import errors, holds, inventory, orders, partners, returns, shopify
+from workers.api.call_count import CallCounter
 from workers.api.deps import ApiDeps
 from workers.api.security import load_secrets
 from workers.client import DomClient, connect
@@ -72,7 +75,9 @@ def create_app(deps: ApiDeps) -> FastAPI:
 @contextlib.asynccontextmanager
 async def api_dependencies(settings: Settings) -> AsyncIterator[ApiDeps]:
     """Temporal client, migrated DOM database, network and partner secrets, from settings."""
-    client = await connect(settings)
+    call_log = os.environ.get("DOM_TEMPORAL_CALL_LOG")
+    counter = CallCounter() if call_log else None
+    client = await connect(settings, [counter] if counter else [])
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
@@ -84,6 +89,8 @@ async def api_dependencies(settings: Settings) -> AsyncIterator[ApiDeps]:
         )
     finally:
         await engine.dispose()
+        if counter and call_log:
+            counter.write(Path(call_log))
 
 
 class _EmbeddedServer(uvicorn.Server):

@@ -17,15 +17,15 @@ submits the next. A few warm-up runs of each go first and are not counted.
 
 Everything else is measured from the histories after the run, so measuring adds no load:
 
-- order->routed: completion of the `reserve_and_route` activity minus the workflow's start;
+- order->routed: when the plan was reserved (the `reserve_and_route` activity's completion, or
+  the marker of the local activity that ran it) minus the workflow's start;
 - order->completed: the workflow's close event minus its start;
 - history events per order: the history's length;
-- Temporal round trips per order = 1 (the start) + WorkflowTaskCompleted events +
-  ActivityTaskStarted events (local activities have none) + WorkflowExecutionSignaled events +
-  WorkflowExecutionUpdateAccepted events + queries made for the order. The bench itself makes
-  none (it waits on the result long-poll); the API makes one `state` query per partner event it
-  applies (it checks the shipment belongs to the partner), counted from the simulator's log of
-  events the API answered 202.
+- Temporal round trips per order = the calls clients made for the order (its start, every
+  signal, query and Update, as the API itself counted them: workers/api/call_count.py) +
+  WorkflowTaskCompleted events + ActivityTaskStarted events (local activities run inside a
+  workflow task and cost no round trip of their own). The bench's own wait for the result is
+  measurement, not counted.
 - CPU ms per order: user + system CPU of each process over the measured phase, divided by the
   orders completed in it. Worker and server are reported separately (also the API, simulator
   and this driver).
@@ -204,6 +204,7 @@ def child_env(stack: Stack) -> dict[str, str]:
         DOM_TASK_QUEUE=s.task_queue,
         DOM_API_URL=stack.api_url,
         DOM_PARTNER_SIM_URL=stack.sim_url,
+        DOM_TEMPORAL_CALL_LOG=str(stack.home / "api-calls.json"),
     )
     return env
 
@@ -440,31 +441,40 @@ class RunFigures:
     completed_s: float | None
 
 
-def history_figures(history: WorkflowHistory, queries: int = 0) -> RunFigures:
-    events = history.events
-    counted = {
-        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-    }
-    trips = 1 + queries + sum(1 for e in events if e.event_type in counted)
-    start = events[0].event_time.ToNanoseconds() if events else 0
+def _routed_at(events: list[Any]) -> int | None:
+    """When the plan was reserved: the reserve_and_route activity's completion, or the marker
+    of the local activity that ran it."""
     route_ids = {
         e.event_id
         for e in events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         and e.activity_task_scheduled_event_attributes.activity_type.name == ROUTE_ACTIVITY
     }
-    routed = next(
-        (
-            (e.event_time.ToNanoseconds() - start) / 1e9
-            for e in events
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+    for e in events:
+        if (
+            e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
             and e.activity_task_completed_event_attributes.scheduled_event_id in route_ids
-        ),
-        None,
-    )
+        ):
+            return int(e.event_time.ToNanoseconds())
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            data = e.marker_recorded_event_attributes.details.get("data")
+            if data and any(ROUTE_ACTIVITY.encode() in p.data for p in data.payloads):
+                return int(e.event_time.ToNanoseconds())
+    return None
+
+
+def history_figures(history: WorkflowHistory, client_calls: int = 1) -> RunFigures:
+    """`client_calls`: what clients asked Temporal about this workflow (start, signals,
+    queries, updates); the worker's share is read from the history."""
+    events = list(history.events)
+    counted = {
+        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+    }
+    trips = client_calls + sum(1 for e in events if e.event_type in counted)
+    start = events[0].event_time.ToNanoseconds() if events else 0
+    routed_at = _routed_at(events)
+    routed = (routed_at - start) / 1e9 if routed_at is not None else None
     closed = (
         (events[-1].event_time.ToNanoseconds() - start) / 1e9
         if events and events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
@@ -474,33 +484,25 @@ def history_figures(history: WorkflowHistory, queries: int = 0) -> RunFigures:
 
 
 async def fetch_figures(
-    client: Client, ids: list[str], queries: dict[str, int], concurrency: int = 16
+    client: Client, ids: list[str], calls: dict[str, int], concurrency: int = 16
 ) -> list[RunFigures]:
     sem = asyncio.Semaphore(concurrency)
 
     async def one(wid: str) -> RunFigures:
         async with sem:
             history = await client.get_workflow_handle(wid).fetch_history()
-        return history_figures(history, queries.get(wid, 0))
+        return history_figures(history, calls.get(wid, 0))
 
     return list(await asyncio.gather(*(one(w) for w in ids)))
 
 
-async def api_queries_by_workflow(sim_url: str) -> dict[str, int]:
-    """One `state` query per partner event the API applied (answered 202), per order."""
-    from dom_workflows.order.models import order_workflow_id
-    from dom_workflows.partners.models import order_id_of_shipment
-
-    async with httpx.AsyncClient(timeout=30.0) as http:
-        events = (await http.get(f"{sim_url}/_events")).json()
-    counts: dict[str, int] = {}
-    for e in events:
-        if e.get("status") != 202:
-            continue
-        with contextlib.suppress(ValueError):
-            wid = order_workflow_id(order_id_of_shipment(str(e["shipment_id"])))
-            counts[wid] = counts.get(wid, 0) + 1
-    return counts
+def api_calls_by_workflow(log: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """(Temporal calls, of which queries) per workflow, as the API counted them
+    (workers/api/call_count.py, written when the API stops)."""
+    data = json.loads(log.read_text()) if log.exists() else {}
+    calls = {w: sum(c.values()) for w, c in data.items()}
+    queries = {w: c.get("query", 0) for w, c in data.items()}
+    return calls, queries
 
 
 # ----------------------------------------------------------------------------- report
@@ -628,10 +630,9 @@ def render(
     console.print(table)
     console.print(
         f"wall: DOM {dom.wall_s:.1f} s, bare {bare.wall_s:.1f} s; workflow runner: {runner}\n"
-        "round trips = 1 (start) + WorkflowTaskCompleted + ActivityTaskStarted + "
-        "WorkflowExecutionSignaled + WorkflowExecutionUpdateAccepted events + queries for the "
-        "order (the API's one `state` query per applied partner event; the bench makes none).\n"
-        "order->routed = reserve_and_route activity completed - workflow started; "
+        "round trips = client calls for the order (start, signals, queries, Updates, counted "
+        "by the API) + WorkflowTaskCompleted + ActivityTaskStarted events.\n"
+        "order->routed = plan reserved (reserve_and_route completed) - workflow started; "
         "order->completed = workflow closed - started (from the histories, after the run).",
         highlight=False,
     )
@@ -740,12 +741,15 @@ async def run_bench(opts: E2EOptions, console: Console) -> dict[str, Any]:
             bare_phase = await run_phase(stack, "bare", opts.orders, opts.concurrency, bare)
             console.print(f"DOM: {opts.orders} orders, concurrency {opts.concurrency}")
             dom_phase = await run_phase(stack, "dom", opts.orders, opts.concurrency, dom)
-        queries = await api_queries_by_workflow(stack.sim_url)
+        # The API writes what it asked Temporal when it stops.
+        await stop_child(stack.children["api"].proc)
+        calls, queries = api_calls_by_workflow(home / "api-calls.json")
         dom_summary = summarize(
-            dom_phase, await fetch_figures(client, dom_phase.workflow_ids, queries), queries
+            dom_phase, await fetch_figures(client, dom_phase.workflow_ids, calls), queries
         )
+        bare_calls = {w: 1 for w in bare_phase.workflow_ids}
         bare_summary = summarize(
-            bare_phase, await fetch_figures(client, bare_phase.workflow_ids, {}), {}
+            bare_phase, await fetch_figures(client, bare_phase.workflow_ids, bare_calls), {}
         )
         pids = {name: c.pid for name, c in stack.children.items()}
         load_after = load_average()

@@ -3,6 +3,12 @@
 Temporal carries an ApplicationError's type as a string; one constant per name keeps the raiser,
 the retry policies that must not retry it and the client that translates it in step."""
 
+from temporalio.exceptions import ActivityError, ApplicationError
+
+# What awaiting an activity raises when it failed for good: an ActivityError for an activity,
+# the ApplicationError itself for a local activity.
+ACTIVITY_FAILED = (ActivityError, ApplicationError)
+
 INVALID_ORDER = "InvalidOrder"
 ROUTING_ERROR = "RoutingError"
 RESERVATION_CONFLICT = "ReservationConflict"

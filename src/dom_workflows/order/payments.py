@@ -1,12 +1,15 @@
 """Payments: authorize the order's value at the start, capture each shipment's value when it
 ships, and give back what will never be captured (void) when the order ends. A decline puts
-the order on a payment hold until the customer supplies another payment method."""
+the order on a payment hold until the customer supplies another payment method.
+
+The provider's calls are short and carry idempotency keys, so they run as local activities:
+inside the workflow task that needs them, without a round trip to the server of their own."""
 
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
+from dom_workflows.common.errors import ACTIVITY_FAILED
 from dom_workflows.common.retry import PAYMENT
 
 with workflow.unsafe.imports_passed_through():
@@ -45,7 +48,7 @@ class Payments:
         pay = st.payment
         self._attempt += 1
         try:
-            auth = await workflow.execute_activity_method(
+            auth = await workflow.execute_local_activity_method(
                 PaymentActivities.authorize_payment,
                 Authorize(
                     order_id=self._book.order_id,
@@ -57,7 +60,7 @@ class Payments:
                 **PAYMENT,
                 summary=f"authorize {st.order_value} (attempt {self._attempt})",
             )
-        except ActivityError as e:
+        except ACTIVITY_FAILED as e:
             reason = failure_cause(e)
             pay.status = "declined"
             pay.declines.append(reason)
@@ -81,7 +84,7 @@ class Payments:
             return
         amount = self.value_of_lines(sh.lines)
         try:
-            result = await workflow.execute_activity_method(
+            result = await workflow.execute_local_activity_method(
                 PaymentActivities.capture_payment,
                 Capture(
                     authorization_id=pay.authorization_id,
@@ -92,7 +95,7 @@ class Payments:
                 **PAYMENT,
                 summary=f"capture {amount} for {sh.shipment_id}",
             )
-        except ActivityError as e:
+        except ACTIVITY_FAILED as e:
             self._book.escalate(
                 f"capture of {amount} for {sh.shipment_id} failed: {failure_cause(e)}"
             )
@@ -110,7 +113,7 @@ class Payments:
         if pay.captured.amount >= pay.authorized.amount or pay.status == "voided":
             return
         try:
-            result = await workflow.execute_activity_method(
+            result = await workflow.execute_local_activity_method(
                 PaymentActivities.void_payment,
                 VoidAuthorization(
                     authorization_id=pay.authorization_id,
@@ -120,7 +123,7 @@ class Payments:
                 **PAYMENT,
                 summary=f"void the uncaptured {pay.authorized - pay.captured}",
             )
-        except ActivityError as e:
+        except ACTIVITY_FAILED as e:
             self._book.escalate(f"void of {pay.authorization_id} failed: {failure_cause(e)}")
             return
         pay.released = result.released
