@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from dom_workflows.config import PROJECT_ROOT
-from tests.cli.conftest import DevStack, Result
+from tests.support.devstack import DevStack, Result
 from tests.support.until import until
 
 ORDERS = PROJECT_ROOT / "examples" / "orders"

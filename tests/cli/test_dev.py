@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import start_dev, stop_dev
+from tests.support.devstack import start_dev, stop_dev
 
 pytestmark = pytest.mark.devserver
 
