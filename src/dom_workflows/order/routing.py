@@ -9,6 +9,7 @@ from dom_workflows.common.retry import DATABASE
 
 with workflow.unsafe.imports_passed_through():
     from activities.inventory.activities import InventoryActivities
+    from dom_workflows.common.models import ShipmentLine
     from dom_workflows.common.text import units
     from dom_workflows.inventory.models import (
         OrderToRoute,
@@ -20,7 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.order.backorders import Backorders
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.cancellation import Cancellation
-    from dom_workflows.order.models import RouteSummary, Shipment
+    from dom_workflows.order.models import RouteSummary, Shipment, ShipmentStatus
+    from dom_workflows.order.undo import Undo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -32,13 +34,43 @@ class Routing:
         destination: ValidatedOrder,
         backorders: Backorders,
         cancellation: Cancellation,
+        undo: Undo,
     ) -> None:
         self._book = book
         self._destination = destination
         self._backorders = backorders
         self._cancellation = cancellation
+        self._undo = undo
         self._attempt = 0
         self.excluded: dict[str, str] = {}  # node -> why it gets no more of this order
+        self.needed = True  # some units need a node
+
+    async def reroute(self, sh: Shipment, reason: str) -> None:
+        """The node will not ship this request: its units go back to ATP and to another node."""
+        await self._undo.release(sh.shipment_id, reason)
+        for sl in sh.lines:
+            self._book.line(sl.line_id).allocated -= sl.qty
+        self.excluded[sh.node] = reason
+        self.needed = True
+
+    async def reroute_lines(self, sh: Shipment, lines: list[ShipmentLine], reason: str) -> None:
+        """A node refused some lines of a request: move exactly those units elsewhere."""
+        if not sh.status.is_open:
+            return
+        for rl in lines:
+            sl = next((x for x in sh.lines if x.line_id == rl.line_id), None)
+            n = min(rl.qty, sl.qty) if sl else 0
+            if sl is None or n <= 0:
+                continue
+            await self._undo.release(
+                sh.shipment_id, f"rejected by {sh.node}: {reason}", sl.line_id, n
+            )
+            sl.qty -= n
+            self._book.line(sl.line_id).allocated -= n
+        self.excluded[sh.node] = f"rejected lines: {reason}"
+        self.needed = True
+        if sh.units == 0:
+            sh.status, sh.reason = ShipmentStatus.REJECTED, reason
 
     def pending(self) -> list[SourcingLine]:
         return [
@@ -55,6 +87,7 @@ class Routing:
     async def route(self, *, from_backorder: bool = False) -> list[Shipment]:
         """Reserve and route the pending units; the new shipments to follow. The caller holds
         the order's lock."""
+        self.needed = False
         book = self._book
         pending = self.pending()
         if book.terminal() or not pending:

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.common.models import ShipmentLine
     from dom_workflows.common.text import units
     from dom_workflows.fulfillment.models import AmendFulfillment, CancelFulfillment
-    from dom_workflows.inventory.models import ReleaseInput
+    from dom_workflows.inventory.models import OutboundLine, ReleaseInput, UnplannedOutbound
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.models import Shipment
     from dom_workflows.shipping.models import VoidLabel
@@ -113,6 +113,22 @@ class Undo:
         )
         self._book.event(
             "node-amended", f"{sh.node} now ships {units(left)}: {reason}", sh.shipment_id
+        )
+
+    async def record_units_gone(self, sh: Shipment) -> None:
+        """The node shipped a request the DOM had ended: its units left all the same."""
+        await workflow.execute_local_activity_method(
+            InventoryActivities.record_unplanned_outbound,
+            UnplannedOutbound(
+                order_id=self._book.order_id,
+                shipment_id=sh.shipment_id,
+                node=sh.node,
+                lines=[OutboundLine(sku=sl.sku, qty=sl.qty) for sl in sh.requested_lines if sl.qty],
+                reference=f"{sh.shipment_id}:left-after-{sh.status.value}",
+                note=f"{sh.node} shipped {sh.shipment_id} after it was {sh.status.value}",
+            ),
+            **DATABASE,
+            summary=f"record {sh.shipment_id} leaving {sh.node} after it was {sh.status.value}",
         )
 
     async def _void_label(self, sh: Shipment, reason: str) -> None:

@@ -22,20 +22,19 @@ from dom_workflows.common.retry import DATABASE
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
-    from activities.inventory.activities import InventoryActivities
     from activities.order.activities import OrderActivities
     from dom_workflows.backorder.models import StockAvailable
     from dom_workflows.common import errors
     from dom_workflows.common.errors import failure_cause
     from dom_workflows.common.models import ShipmentLine
-    from dom_workflows.common.text import count, units
+    from dom_workflows.common.text import count
     from dom_workflows.consolidation.models import Consolidated
-    from dom_workflows.inventory.models import CloseOrderInput, OutboundLine, UnplannedOutbound
     from dom_workflows.order import names
     from dom_workflows.order import state as bk
     from dom_workflows.order.backorders import Backorders
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.cancellation import Cancellation
+    from dom_workflows.order.closing import Closing
     from dom_workflows.order.consolidation import Consolidation
     from dom_workflows.order.events import apply_event
     from dom_workflows.order.follower import ShipmentFollower
@@ -55,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         ReleaseHold,
         Shipment,
         ShipmentEvent,
-        ShipmentStatus,
     )
     from dom_workflows.order.payments import Payments
     from dom_workflows.order.routing import Routing
@@ -88,11 +86,11 @@ class OrderWorkflow:
         self._backorders = Backorders(book)
         self._consolidation = Consolidation(book)
         self._cancellation = Cancellation(book, self._undo, self._backorders)
+        self._closing = Closing(book, self._undo, self._payments)
         self._routing: Routing | None = None  # once validated
         self._partners = PartnerSetup()
         self._seen_events: dict[str, None] = {}
         # Work handed to the supervision loop, in arrival order.
-        self._needs_route = False
         self._needs_another_node: list[tuple[Shipment, str]] = []
         self._rejected_lines: list[tuple[Shipment, list[ShipmentLine], str]] = []
         self._left_after_cancel: list[Shipment] = []
@@ -121,28 +119,27 @@ class OrderWorkflow:
                 failure_cause(e), type=errors.INVALID_ORDER, non_retryable=True
             ) from None
         book.policy, self._partners = valid.policy, valid.partners
-        self._routing = Routing(book, valid, self._backorders, self._cancellation)
+        self._routing = Routing(book, valid, self._backorders, self._cancellation, self._undo)
         self._holds.on_timeout(self._cancel_everything)
         book.event("validated", f"valid; ship-to state {valid.ship_to_state}")
         if valid.review_reason:
             self._holds.place("fraud", valid.review_reason)
         try:
             await self._payments.start(self._partners)
-            self._needs_route = True
             await self._supervise()
         except asyncio.CancelledError:
-            await self._compensate(
+            await self._closing.compensate(
                 "the workflow was cancelled from Temporal", OrderStatus.CANCELLED
             )
             raise
         except FAILURES as e:
             reason = f"stopped after a failure: {failure_cause(e)}"
-            await self._compensate(reason, OrderStatus.FAILED)
+            await self._closing.compensate(reason, OrderStatus.FAILED)
             raise ApplicationError(reason, type=errors.ORDER_FAILED, non_retryable=True) from None
         await workflow.wait_condition(workflow.all_handlers_finished)
-        self._finish()
+        self._closing.finish()
         await self._payments.close(f"order {book.state.status.value}")
-        await self._close_books()
+        await self._closing.close_books()
         st = book.state
         return OrderResult(
             order_id=st.order_id,
@@ -154,7 +151,7 @@ class OrderWorkflow:
     # ----------------------------------------------------------------- supervision
     def _has_work(self) -> bool:
         return bool(
-            self._needs_route
+            (self._routing is not None and self._routing.needed)
             or self._needs_another_node
             or self._rejected_lines
             or self._left_after_cancel
@@ -181,28 +178,22 @@ class OrderWorkflow:
                 await self._handle_work()
 
     async def _handle_work(self) -> None:
-        assert self._routing is not None
+        routing = self._routing
+        assert routing is not None
         while self._rejected_lines:
-            sh, lines, reason = self._rejected_lines.pop(0)
-            await self._move_rejected_lines(sh, lines, reason)
+            await routing.reroute_lines(*self._rejected_lines.pop(0))
         while self._needs_another_node:
-            sh, reason = self._needs_another_node.pop(0)
-            await self._undo.release(sh.shipment_id, reason)
-            for sl in sh.lines:
-                self._book.line(sl.line_id).allocated -= sl.qty
-            self._routing.excluded[sh.node] = reason
-            self._needs_route = True
+            await routing.reroute(*self._needs_another_node.pop(0))
         while self._left_after_cancel:
-            await self._record_left_after_cancel(self._left_after_cancel.pop(0))
+            await self._undo.record_units_gone(self._left_after_cancel.pop(0))
         if plan := self._backorders.expiry_plan():
             await self._cancellation.cancel(plan, "backorder deadline passed", "backorder policy")
-        if self._needs_route:
-            self._needs_route = False
-            self._follow(await self._routing.route())
+        if routing.needed:
+            self._follow(await routing.route())
         while self._backorders.woken:
             sku = self._backorders.woken.pop(0)
             if self._backorders.make_routable(sku):
-                self._follow(await self._routing.route(from_backorder=True))
+                self._follow(await routing.route(from_backorder=True))
             await self._backorders.sync(woken_sku=sku)
         self._book.refresh()
 
@@ -231,43 +222,6 @@ class OrderWorkflow:
         finally:
             self._following -= 1
 
-    async def _move_rejected_lines(
-        self, sh: Shipment, lines: list[ShipmentLine], reason: str
-    ) -> None:
-        """A node refused some lines of a request: move exactly those units elsewhere."""
-        assert self._routing is not None
-        if not sh.status.is_open:
-            return
-        for rl in lines:
-            sl = next((x for x in sh.lines if x.line_id == rl.line_id), None)
-            n = min(rl.qty, sl.qty) if sl else 0
-            if sl is None or n <= 0:
-                continue
-            await self._undo.release(
-                sh.shipment_id, f"rejected by {sh.node}: {reason}", sl.line_id, n
-            )
-            sl.qty -= n
-            self._book.line(sl.line_id).allocated -= n
-        self._routing.excluded[sh.node] = f"rejected lines: {reason}"
-        self._needs_route = True
-        if sh.units == 0:
-            sh.status, sh.reason = ShipmentStatus.REJECTED, reason
-
-    async def _record_left_after_cancel(self, sh: Shipment) -> None:
-        await workflow.execute_local_activity_method(
-            InventoryActivities.record_unplanned_outbound,
-            UnplannedOutbound(
-                order_id=self._book.order_id,
-                shipment_id=sh.shipment_id,
-                node=sh.node,
-                lines=[OutboundLine(sku=sl.sku, qty=sl.qty) for sl in sh.requested_lines if sl.qty],
-                reference=f"{sh.shipment_id}:left-after-{sh.status.value}",
-                note=f"{sh.node} shipped {sh.shipment_id} after it was {sh.status.value}",
-            ),
-            **DATABASE,
-            summary=f"record {sh.shipment_id} leaving {sh.node} after it was {sh.status.value}",
-        )
-
     # ----------------------------------------------------------------- undo and the end
     async def _settled_lock(self) -> None:
         """Take the lock once the loop has settled what followers and partners handed over,
@@ -288,56 +242,6 @@ class OrderWorkflow:
                 await self._cancellation.cancel(plan, reason, "hold timeout")
         finally:
             self._lock.release()
-
-    async def _compensate(self, reason: str, status: OrderStatus) -> None:
-        """Saga: cancel open requests at their nodes, release every unit, give the money back."""
-        for sh in bk.open_shipments(self._book.state):
-            sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
-            try:
-                await self._undo.cancel_at_node(sh, reason)
-            except ActivityError as e:
-                self._book.escalate(
-                    f"could not cancel {sh.shipment_id} at {sh.node}: {failure_cause(e)}"
-                )
-        await self._undo.release(None, reason)
-        for ln in self._book.state.lines:
-            ln.allocated = ln.shipped
-        await self._payments.close(reason)
-        self._book.stop(status, reason)
-        await self._close_books()
-
-    async def _close_books(self) -> None:
-        """The last step of every path: nothing the order reserved stays reserved."""
-        st = self._book.state
-        closed = await workflow.execute_local_activity_method(
-            InventoryActivities.close_order,
-            CloseOrderInput(
-                order_id=st.order_id, status=st.status.value, reason=st.stop_reason or ""
-            ),
-            **DATABASE,
-            summary=f"close the books of order {st.order_id} ({st.status.value})",
-        )
-        if closed.released_units:
-            self._book.escalate(
-                f"{units(closed.released_units)} still reserved when the order closed were released"
-            )
-
-    def _finish(self) -> None:
-        book = self._book
-        if book.terminal():
-            return
-        lines = book.state.lines
-        if all(ln.cancelled == ln.qty for ln in lines):
-            book.stop(OrderStatus.CANCELLED, "every unit was cancelled")
-            return
-        notes = []
-        if backordered := sum(ln.backordered for ln in lines):
-            notes.append(f"{units(backordered)} backordered")
-        if undelivered := sum(ln.shipped - ln.delivered for ln in lines):
-            notes.append(f"{units(undelivered)} shipped without delivery confirmation")
-        book.state.status, book.state.stop_reason = OrderStatus.COMPLETED, "; ".join(notes) or None
-        book.event("completed", "order complete" + (f" ({'; '.join(notes)})" if notes else ""))
-        book.refresh()
 
     # ----------------------------------------------------------------- signals
     @workflow.signal(name=names.SHIPMENT_EVENT)

@@ -1,0 +1,77 @@
+"""How an order ends: its final status, the saga that undoes everything when it stops early,
+and the last step of every path, which leaves nothing reserved in the ledger."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from dom_workflows.common.retry import DATABASE
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory.activities import InventoryActivities
+    from dom_workflows.common.errors import failure_cause
+    from dom_workflows.common.text import units
+    from dom_workflows.inventory.models import CloseOrderInput
+    from dom_workflows.order import state as bk
+    from dom_workflows.order.book import OrderBook
+    from dom_workflows.order.models import OrderStatus, ShipmentStatus
+    from dom_workflows.order.payments import Payments
+    from dom_workflows.order.undo import Undo
+
+
+class Closing:
+    def __init__(self, book: OrderBook, undo: Undo, payments: Payments) -> None:
+        self._book = book
+        self._undo = undo
+        self._payments = payments
+
+    def finish(self) -> None:
+        """Every shipment has settled: completed (with notes) or, if nothing is left, cancelled."""
+        book = self._book
+        if book.terminal():
+            return
+        lines = book.state.lines
+        if all(ln.cancelled == ln.qty for ln in lines):
+            book.stop(OrderStatus.CANCELLED, "every unit was cancelled")
+            return
+        notes = []
+        if backordered := sum(ln.backordered for ln in lines):
+            notes.append(f"{units(backordered)} backordered")
+        if undelivered := sum(ln.shipped - ln.delivered for ln in lines):
+            notes.append(f"{units(undelivered)} shipped without delivery confirmation")
+        book.state.status, book.state.stop_reason = OrderStatus.COMPLETED, "; ".join(notes) or None
+        book.event("completed", "order complete" + (f" ({'; '.join(notes)})" if notes else ""))
+        book.refresh()
+
+    async def compensate(self, reason: str, status: OrderStatus) -> None:
+        """Saga: cancel open requests at their nodes, release every unit, give the money back."""
+        book = self._book
+        for sh in bk.open_shipments(book.state):
+            sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
+            try:
+                await self._undo.cancel_at_node(sh, reason)
+            except ActivityError as e:
+                book.escalate(f"could not cancel {sh.shipment_id} at {sh.node}: {failure_cause(e)}")
+        await self._undo.release(None, reason)
+        for ln in book.state.lines:
+            ln.allocated = ln.shipped
+        await self._payments.close(reason)
+        book.stop(status, reason)
+        await self.close_books()
+
+    async def close_books(self) -> None:
+        """The last step of every path: nothing the order reserved stays reserved."""
+        st = self._book.state
+        closed = await workflow.execute_local_activity_method(
+            InventoryActivities.close_order,
+            CloseOrderInput(
+                order_id=st.order_id, status=st.status.value, reason=st.stop_reason or ""
+            ),
+            **DATABASE,
+            summary=f"close the books of order {st.order_id} ({st.status.value})",
+        )
+        if closed.released_units:
+            self._book.escalate(
+                f"{units(closed.released_units)} still reserved when the order closed were released"
+            )
