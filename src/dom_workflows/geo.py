@@ -5,6 +5,7 @@ The ZIP data is loaded on first use, never at import, so the workflow sandbox st
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -32,15 +33,26 @@ def haversine_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
 
 
+@functools.cache
+def _zip_index() -> dict[str, GeoPoint]:
+    """Every ZIP once, by code: `zipcodes.matching` scans the whole list on each call."""
+    import zipcodes  # deferred: loads a data file on first use
+
+    index: dict[str, GeoPoint] = {}
+    for m in zipcodes.list_all():
+        index.setdefault(
+            m["zip_code"],
+            GeoPoint(lat=float(m["lat"]), lon=float(m["long"]), state=m["state"], city=m["city"]),
+        )
+    return index
+
+
 def geocode_zip(zip_code: str) -> GeoPoint:
     """Centroid of a five-digit US ZIP (ZIP+4 accepted); raises UnknownZip with the reason."""
-    import zipcodes  # deferred: loads a data file on first lookup
-
     five = (zip_code or "").strip()[:5]
     if len(five) != 5 or not five.isdigit():
         raise UnknownZip(f"ZIP code {zip_code!r} is not five digits")
-    matches = zipcodes.matching(five)
-    if not matches:
+    point = _zip_index().get(five)
+    if point is None:
         raise UnknownZip(f"ZIP code {five} is not a known US ZIP code")
-    m = matches[0]
-    return GeoPoint(lat=float(m["lat"]), lon=float(m["long"]), state=m["state"], city=m["city"])
+    return point
