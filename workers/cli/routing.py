@@ -128,10 +128,57 @@ def bench_e2e(
         raise typer.Exit(code)
 
 
+def bench_crash(
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Orders to submit.")] = 200,
+    kills: Annotated[
+        int, typer.Option("--kills", min=0, help="Times the worker is killed with SIGKILL.")
+    ] = 10,
+    server_kill: Annotated[
+        int,
+        typer.Option("--server-kill", min=0, help="Times the dev server is killed and restarted."),
+    ] = 1,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the kill moments and hash seeds.")
+    ] = 7,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.1, help="Orders submitted per second.")
+    ] = 5.0,
+    settle: Annotated[
+        float, typer.Option("--settle", min=1, help="Seconds orders may take to close after.")
+    ] = 300.0,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures here.")
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the temp dir (logs, databases).")
+    ] = False,
+) -> None:
+    """Orders through the full stack while the worker is SIGKILLed and the dev server killed and
+    restarted (SQLite); then every order is audited: completed or stuck, workflow task failures
+    (nondeterminism), units still reserved after close, ledger invariants. Exit code 1 when an
+    order is stuck or an invariant is violated."""
+    from workers.bench.crash import CrashOptions, main
+
+    opts = CrashOptions(
+        orders=orders,
+        kills=kills,
+        server_kills=server_kill,
+        seed=seed,
+        rate=rate,
+        settle_s=settle,
+        json_file=json_file,
+        keep=keep,
+    )
+    code = main(opts)
+    if code:
+        raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
     """Add `route` and `bench routing` to the `dom` app."""
     app.command("route")(route)
     bench = typer.Typer(help="Benchmarks.", no_args_is_help=True)
     bench.command("routing")(bench_routing)
     bench.command("e2e")(bench_e2e)
+    bench.command("crash")(bench_crash)
     app.add_typer(bench, name="bench")
