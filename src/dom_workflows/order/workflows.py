@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.order.payments import Payments
     from dom_workflows.order.routing import Routing
     from dom_workflows.order.undo import Undo
+    from dom_workflows.routing.errors import describe_validation_error
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
 M = TypeVar("M", bound=BaseModel)
@@ -70,7 +71,9 @@ def decode(raw: RawValue | None, model: type[M]) -> M | str:
         return "no payload"
     try:
         return workflow.payload_converter().from_payload(raw.payload, model)
-    except (ValidationError, ValueError, TypeError) as e:
+    except ValidationError as e:
+        return describe_validation_error(model.__name__, e)[:500]
+    except (ValueError, TypeError) as e:
         return str(e).splitlines()[0][:300]
 
 
