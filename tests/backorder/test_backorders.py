@@ -5,7 +5,7 @@ and ship; the customer can cancel waiting units."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,13 +15,25 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import ledger, schema
-from dom_workflows.backorder.models import StockArrival, waitlist_workflow_id
+from dom_workflows.backorder.models import (
+    BackorderInput,
+    BackorderResult,
+    StockArrival,
+    waitlist_workflow_id,
+)
 from dom_workflows.backorder.workflows import SkuWaitlistWorkflow
 from dom_workflows.inventory.models import InventoryReceipt
 from dom_workflows.network import Network, SkuConfig
-from dom_workflows.order.models import CancelLine, CancelRequest, OrderState, OrderStatus
+from dom_workflows.order.models import (
+    CancelLine,
+    CancelRequest,
+    OrderPolicy,
+    OrderState,
+    OrderStatus,
+)
 from dom_workflows.order.workflows import OrderWorkflow
-from tests.order.conftest import OrderHarness, make_order, order_harness
+from tests.support.harness import OrderHarness, make_order, order_harness
+from tests.support.until import until
 from workers.client import DomClient
 
 SKU = "KAYAK-SEAT"  # a new SKU that nobody stocks yet
@@ -79,13 +91,10 @@ async def start_backordered(h: OrderHarness, qty: int) -> WorkflowHandle[Any, An
 async def test_receipt_wakes_waiting_orders_first_come_first_served(bo: OrderHarness) -> None:
     first = await start_backordered(bo, 2)
     second = await start_backordered(bo, 2)
-    await bo.until(first, lambda s: True, "started")
     order_ids = [(await bo.state(x)).order_id for x in (first, second)]
     wait_ids = [f"backorder-{oid}" for oid in order_ids]
-    for _ in range(100):
-        if await waiting(bo) == wait_ids:
-            break
-    assert await waiting(bo) == wait_ids  # queued in arrival order
+    # queued in arrival order
+    await until(lambda: waiting(bo), lambda w: w == wait_ids, "both orders on the waiting list")
 
     assert await receive(bo, 3, "ASN-1")  # enough for the first order only
     s1 = await bo.until(
@@ -115,14 +124,18 @@ async def test_customer_cancels_the_waiting_units(bo: OrderHarness) -> None:
     assert [(c.sku, c.qty) for c in result.cancelled] == [(SKU, 1)]
     assert result.released_units == 0  # nothing was reserved for waiting units
     # The backorder ends: the order goes on with the stocked line only.
-    bo_handle = bo.client.get_workflow_handle(f"backorder-{state.order_id}")
+    bo_handle = bo.client.get_workflow_handle(
+        f"backorder-{state.order_id}", result_type=BackorderResult
+    )
     done = await bo_handle.result()
-    assert done["expired"] == {} if isinstance(done, dict) else not done.expired
+    assert done.expired == {} and done.filled == {}
     state = await bo.until(
         handle, lambda s: not any(ln.backordered for ln in s.lines), "backorder gone"
     )
     assert state.status != OrderStatus.CANCELLED
-    assert await waiting(bo) == [] or state.backorder_workflow_id not in await waiting(bo)
+    assert [(ln.qty, ln.cancelled) for ln in state.lines if ln.sku == SKU] == [(1, 1)]
+    assert len(state.shipments) == 1 and state.shipments[0].status.is_open  # the stocked line
+    await until(lambda: waiting(bo), lambda w: w == [], "the waiting list emptied")
 
 
 async def test_waiting_orders_are_cancelled_at_the_backorder_deadline(bo: OrderHarness) -> None:
@@ -130,11 +143,20 @@ async def test_waiting_orders_are_cancelled_at_the_backorder_deadline(bo: OrderH
     stocked = (await bo.state(handle)).shipments[0]
     await bo.event(handle, stocked.shipment_id, "shipped", carrier="UPS", tracking="1Z")
     await bo.event(handle, stocked.shipment_id, "delivered")
-    start = datetime.now(UTC)
     result = await handle.result()  # skips the 14-day deadline
     state = await bo.state(handle)
     line = next(ln for ln in state.lines if ln.sku == SKU)
     assert line.cancelled == 1 and line.backordered == 0
     assert result.status == OrderStatus.COMPLETED  # the stocked line was delivered
-    assert any("backorder deadline passed" in e.message for e in state.timeline)
-    assert start <= datetime.now(UTC)
+    # Workflow time only: the deadline the order gave its backorder (the child's input) is the
+    # policy's 14 days after the units were backordered, and they were cancelled at it, not before.
+    bo_id = state.backorder_workflow_id
+    assert bo_id is not None
+    history = await bo.client.get_workflow_handle(bo_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [inp] = await bo.client.data_converter.decode(started.input.payloads, [BackorderInput])
+    [routed] = [e for e in state.timeline if e.kind == "routed"]  # the route that backordered
+    [gave_up] = [e for e in state.timeline if "backorder deadline passed" in e.message]
+    assert gave_up.kind == "cancelled"
+    assert inp.deadline - routed.at == OrderPolicy().backorder_deadline
+    assert inp.deadline <= gave_up.at < inp.deadline + timedelta(minutes=1)

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderRequest
-from tests.order.conftest import OrderHarness, make_order, order_harness
+from tests.support.harness import OrderHarness, make_order, order_harness
 
 WINDOW = timedelta(minutes=30)
 

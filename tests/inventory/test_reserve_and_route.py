@@ -4,9 +4,12 @@ and never oversells under heavy concurrency on either database."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
@@ -23,7 +26,7 @@ from dom_workflows.inventory.models import (
 from dom_workflows.money import Money
 from dom_workflows.network import Network
 from dom_workflows.routing import load_policy
-from tests.order.conftest import make_order
+from tests.support.harness import make_order
 
 CONTESTED = "CONTESTED-1"
 STOCK = {"wh-reno": 20, "wh-dallas": 20, "wh-columbus": 10}  # 50 units across 3 nodes
@@ -86,25 +89,25 @@ async def test_retried_reserve_returns_the_reservation_already_made(
 
 
 async def test_200_concurrent_orders_reserve_exactly_the_50_units(
-    ledger_engine: AsyncEngine, network: Network
+    ledger_engine: AsyncEngine, network: Network, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="temporalio.activity")
     await add_contested_sku(ledger_engine)
     extra_skus = [*network.skus]
     net = network.model_copy(
         update={"skus": [*extra_skus, extra_skus[0].model_copy(update={"sku": CONTESTED})]}
     )
     acts = inventory(ledger_engine, net)
-    conflicts = 0
+    gave_up: set[str] = set()  # orders whose activity ran out of re-plans at least once
 
     async def one(i: int) -> int:
-        nonlocal conflicts
         while True:  # what Temporal's retry policy would do on a ReservationConflict
             try:
                 result = await acts.reserve_and_route(route_input(f"CC-{i}", CONTESTED, 1))
                 return sum(ln.qty for f in result.fulfillments for ln in f.lines)
             except ApplicationError as e:
                 assert e.type == "ReservationConflict", e
-                conflicts += 1
+                gave_up.add(f"CC-{i}")
 
     reserved = await asyncio.gather(*(one(i) for i in range(200)))
     assert sum(reserved) == 50
@@ -118,3 +121,18 @@ async def test_200_concurrent_orders_reserve_exactly_the_50_units(
         ).all()
     assert {r.node_id: r.reserved for r in rows} == STOCK
     assert all(r.reserved <= r.on_hand for r in rows)
+    # The re-plan path ran: some reservation found ATP moved under its plan (the activity logs
+    # each time), re-planned on fresh positions within the same call and reserved -- an order
+    # that never needed the caller's retry (no ReservationConflict) yet holds a reservation.
+    replanned = {
+        m.group(1)
+        for r in caplog.records
+        if (m := re.match(r"ATP moved while reserving (CC-\d+): .*; re-planning", r.getMessage()))
+    }
+    assert replanned, "no reservation met a conflict: the re-plan path was never exercised"
+    replanned_and_reserved = [
+        oid
+        for oid in sorted(replanned - gave_up)
+        if await ledger.reservations_of(ledger_engine, oid)
+    ]
+    assert replanned_and_reserved, (sorted(replanned), sorted(gave_up))

@@ -16,7 +16,7 @@ from dom_workflows.config import Settings
 from dom_workflows.inventory.models import ReserveAndRouteInput, ReserveAndRouteResult
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderStatus, ShipmentStatus
-from tests.order.conftest import OrderHarness, make_order, replace_activity
+from tests.support.harness import OrderHarness, make_order, replace_activity
 from workers.worker import WORKFLOWS, client_activities, dependencies
 
 

@@ -20,7 +20,7 @@ from dom_workflows.order.models import (
     ShipmentStatus,
 )
 from dom_workflows.order.workflows import OrderWorkflow
-from tests.order.conftest import OrderHarness, make_order, order_harness
+from tests.support.harness import OrderHarness, make_order, order_harness
 
 
 async def test_partial_rejection_moves_only_the_rejected_lines(harness: OrderHarness) -> None:

@@ -17,7 +17,7 @@ from dom_workflows.order.models import (
     ShipmentStatus,
 )
 from dom_workflows.order.workflows import OrderWorkflow
-from tests.order.conftest import OrderHarness, make_order
+from tests.support.harness import OrderHarness, make_order
 
 MAX_ROUTE_ATTEMPTS = OrderPolicy().max_route_attempts
 
@@ -54,7 +54,12 @@ async def test_happy_path_reserves_routes_ships_and_consumes(harness: OrderHarne
     final = await harness.state(handle)
     kinds = [e.kind for e in final.timeline]
     assert kinds[0] == "received" and kinds[-1] == "completed"
-    assert "routed" in kinds and "delivered" in kinds
+    n = len(final.shipments)
+    assert sum(s.units for s in final.shipments) == 3
+    assert [kinds.count(k) for k in ("received", "validated", "routed", "completed")] == [1] * 4
+    for kind in ("instructed", "accepted", "shipped", "consumed", "delivered"):
+        assert kinds.count(kind) == n, kind
+    assert kinds.count("released") == 0 and not final.escalations
 
 
 async def test_nodes_that_never_accept_are_rerouted_then_backordered_until_the_deadline(
@@ -74,6 +79,13 @@ async def test_nodes_that_never_accept_are_rerouted_then_backordered_until_the_d
     assert len(timed_out) == MAX_ROUTE_ATTEMPTS
     assert len({s.node for s in timed_out}) == MAX_ROUTE_ATTEMPTS  # never the same node twice
     assert len(state.escalations) == MAX_ROUTE_ATTEMPTS
+    assert all("SLA breach" in e and "not accepted within" in e for e in state.escalations)
+    kinds = [e.kind for e in state.timeline]
+    assert kinds.count("routed") == MAX_ROUTE_ATTEMPTS
+    assert kinds.count("instructed") == MAX_ROUTE_ATTEMPTS
+    assert kinds.count("node-cancelled") == MAX_ROUTE_ATTEMPTS
+    assert kinds.count("released") == MAX_ROUTE_ATTEMPTS
+    assert kinds.count("backordered") == 1 and kinds.count("backorder") == 1
     assert state.lines[0].cancelled == 1 and state.lines[0].backordered == 0
     assert await reserved_total(harness, "TREK-POLES") == (reserved0, on_hand0)
     elapsed = await harness.env.get_current_time() - start
@@ -89,8 +101,15 @@ async def test_shipped_but_never_delivered_escalates(harness: OrderHarness) -> N
     result = await handle.result()
     state = await harness.state(handle)
     assert result.status == OrderStatus.COMPLETED
-    assert "without delivery confirmation" in (result.stop_reason or "")
-    assert any("not delivered within" in e for e in state.escalations)
+    assert result.stop_reason == "1 unit shipped without delivery confirmation"
+    assert state.escalations == [f"{sh.shipment_id} not delivered within {sh.sla.deliver_within}"]
+    kinds = [e.kind for e in state.timeline]
+    assert [kinds.count(k) for k in ("instructed", "shipped", "consumed", "delivered")] == [
+        1,
+        1,
+        1,
+        0,
+    ]
 
 
 async def test_cancel_before_shipment_releases_everything(harness: OrderHarness) -> None:
@@ -98,6 +117,9 @@ async def test_cancel_before_shipment_releases_everything(harness: OrderHarness)
     before = {s: await reserved_total(harness, s) for s in ("BOOT-HIKE-9", "TEE-MERINO-M")}
     handle = await harness.start(order)
     state = await harness.instructed(handle)
+    n = len(state.shipments)
+    assert n >= 1 and sum(s.units for s in state.shipments) == 3
+    state = await harness.instructed(handle, n)
     result = await handle.execute_update(OrderWorkflow.cancel, CancelRequest(reason="changed mind"))
     assert result.released_units == 3
     assert result.order_status == OrderStatus.CANCELLED
@@ -108,8 +130,10 @@ async def test_cancel_before_shipment_releases_everything(harness: OrderHarness)
         assert await reserved_total(harness, sku) == totals
     rows = await ledger.reservations_of(harness.engine, order.order_id)
     assert rows and all(r["status"] == "released" for r in rows)
-    assert any(e.kind == "node-cancelled" for e in (await harness.state(handle)).timeline)
-    assert state.shipments
+    kinds = [e.kind for e in (await harness.state(handle)).timeline]
+    assert len(final.shipments) == n
+    assert kinds.count("instructed") == n and kinds.count("node-cancelled") == n
+    assert kinds.count("cancelled") == 2  # the 3 units cancelled, then the order stopped
 
 
 async def test_partial_cancel_releases_exactly_the_cancelled_units(harness: OrderHarness) -> None:
@@ -125,7 +149,11 @@ async def test_partial_cancel_releases_exactly_the_cancelled_units(harness: Orde
     assert (await reserved_total(harness, "BOOT-HIKE-9"))[0] == reserved0 + 1
     state = await harness.state(handle)
     assert state.lines[0].cancelled == 2
-    assert sum(s.units for s in state.shipments if s.status.is_open) == 1
+    assert len(state.shipments) == 1 and state.shipments[0].status.is_open
+    assert state.shipments[0].units == 1
+    kinds = [e.kind for e in state.timeline]
+    assert kinds.count("node-amended") == 1 and kinds.count("node-cancelled") == 0
+    assert kinds.count("instructed") == 1 and kinds.count("released") == 1
 
 
 async def test_cancel_after_everything_shipped_is_refused(harness: OrderHarness) -> None:
@@ -164,6 +192,7 @@ async def test_duplicate_events_change_nothing_twice(harness: OrderHarness) -> N
     await handle.result()
     state = await harness.state(handle)
     kinds = [e.kind for e in state.timeline]
+    assert kinds.count("instructed") == 1
     assert kinds.count("accepted") == 1
     assert kinds.count("shipped") == 1
     assert kinds.count("delivered") == 1
@@ -185,6 +214,16 @@ async def test_rejection_reroutes_to_another_node(harness: OrderHarness) -> None
     rows = await ledger.reservations_of(harness.engine, state.order_id)
     by_ship = {r["shipment_id"]: r["status"] for r in rows}
     assert by_ship == {first.shipment_id: "released", second.shipment_id: "reserved"}
+    kinds = [e.kind for e in (await harness.instructed(handle, 2)).timeline]
+    assert [kinds.count(k) for k in ("routed", "instructed", "rejected", "released")] == [
+        2,
+        2,
+        1,
+        1,
+    ]
+    assert state.rejections == [
+        f"{first.node} rejected all lines of {first.shipment_id}: damaged stock"
+    ]
 
 
 async def test_invalid_order_fails_with_reasons_and_reserves_nothing(harness: OrderHarness) -> None:
@@ -198,4 +237,6 @@ async def test_invalid_order_fails_with_reasons_and_reserves_nothing(harness: Or
     assert "quantity must be at least 1" in cause.message
     assert "00000" in cause.message
     assert await ledger.reservations_of(harness.engine, order.order_id) == []
-    assert (await harness.state(handle)).status == OrderStatus.FAILED
+    final = await harness.state(handle)
+    assert final.status == OrderStatus.FAILED
+    assert [e.kind for e in final.timeline] == ["received", "failed"]

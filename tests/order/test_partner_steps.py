@@ -7,16 +7,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import ledger, schema
 from dom_workflows.config import Settings
 from dom_workflows.network import Network, SkuConfig
+from dom_workflows.order import search_attributes as attrs
 from dom_workflows.order.models import (
     CancelLine,
     CancelRequest,
@@ -25,8 +27,9 @@ from dom_workflows.order.models import (
     ShipmentStatus,
 )
 from dom_workflows.order.workflows import OrderWorkflow
-from tests.conftest import LiveSim
-from tests.order.conftest import OrderHarness, make_order, order_harness
+from tests.support.harness import OrderHarness, make_order, order_harness
+from tests.support.sim import LiveSim
+from workers.simulator.idempotency import Outcome
 
 STORE_SKU = "STORE-ONLY-MUG"
 
@@ -71,6 +74,11 @@ async def partnered(
     )
     async with order_harness(time_env, sqlite_engine, net, task_queue, settings) as h:
         yield h
+
+
+async def escalated(handle: WorkflowHandle[Any, Any]) -> bool | None:
+    """The Escalated search attribute, as ops filter on it."""
+    return (await handle.describe()).typed_search_attributes.get(attrs.ESCALATED)
 
 
 def no_duplicates(sim: LiveSim) -> None:
@@ -173,6 +181,7 @@ async def test_a_node_that_refuses_to_cancel_after_a_breach_keeps_the_shipment(
     )
     settings = Settings(partner_sim_url=live_sim.url)
     async with order_harness(time_env, sqlite_engine, network, task_queue, settings) as h:
+        reserved0 = (await ledger.atp_view(h.engine, "TEE-MERINO-M")).total_reserved
         handle = await h.start(make_order([("TEE-MERINO-M", 1)]))
         sh = (await h.instructed(handle)).shipments[0]
         live_sim.sim.fulfilments.jobs[sh.shipment_id].status = "shipped"  # what the DOM missed
@@ -181,7 +190,11 @@ async def test_a_node_that_refuses_to_cancel_after_a_breach_keeps_the_shipment(
             handle, lambda s: any("refused to cancel" in e for e in s.escalations), "refusal"
         )
         assert len(state.shipments) == 1 and state.shipments[0].status.is_open
-        assert (await ledger.atp_view(h.engine, "TEE-MERINO-M")).total_reserved >= 1
+        refusals = [e for e in state.escalations if "refused to cancel" in e]
+        assert len(refusals) == 1 and sh.shipment_id in refusals[0]
+        assert len(state.routes) == 1  # not re-routed: the units stay reserved at the node
+        reserved = (await ledger.atp_view(h.engine, "TEE-MERINO-M")).total_reserved
+        assert reserved == reserved0 + 1
         await h.event(handle, sh.shipment_id, "shipped", carrier="UPS-SIM", tracking="1Z")
         await h.event(handle, sh.shipment_id, "delivered")
         result = await handle.result()
@@ -233,3 +246,63 @@ async def test_a_cancel_the_node_refuses_releases_nothing(
         assert any("cancellation not done at the node" in e for e in state.escalations)
         # Nothing was released: the units are on their way.
         assert (await ledger.atp_view(h.engine, "BOOT-HIKE-9")).total_reserved == reserved0 + 2
+
+
+async def test_a_capture_the_provider_refuses_is_escalated_and_the_order_completes(
+    partnered: OrderHarness, live_sim: LiveSim
+) -> None:
+    handle = await partnered.start(make_order([("TEE-MERINO-M", 1)]))
+    state = await partnered.instructed(handle)
+    [sh] = state.shipments
+    assert state.payment is not None and state.payment.authorization_id is not None
+    # The provider voided the authorization on its side: it will refuse the capture (409).
+    live_sim.sim.payments.auths[state.payment.authorization_id].status = "voided"
+    assert await escalated(handle) is False
+    await partnered.event(handle, sh.shipment_id, "shipped", carrier="UPS", tracking="1Z")
+    state = await partnered.until(handle, lambda s: bool(s.escalations), "the escalation")
+    [message] = state.escalations
+    assert message.startswith(f"capture of 50.00 USD for {sh.shipment_id} failed: CaptureRefused")
+    assert "authorization is voided" in message
+    assert [e.message for e in state.timeline if e.kind == "escalated"] == [message]
+    assert await escalated(handle) is True
+    await partnered.event(handle, sh.shipment_id, "delivered")
+    result = await handle.result()
+    assert result.status == OrderStatus.COMPLETED
+    final = await partnered.state(handle)
+    assert final.shipments[0].capture_id is None and final.shipments[0].captured is None
+    assert final.payment is not None and final.payment.captured.amount == 0
+    assert sum(1 for e in final.timeline if e.kind == "captured") == 0
+    assert f"capture:{sh.shipment_id}" not in live_sim.effects()["by_subject"]
+
+
+async def test_a_label_the_carrier_refuses_is_escalated_and_the_store_still_ships(
+    partnered: OrderHarness, live_sim: LiveSim
+) -> None:
+    refusals: list[str] = []
+
+    def refuse(payload: dict[str, Any]) -> Outcome:
+        refusals.append(payload["shipment_id"])
+        return Outcome(422, {"error": "address not serviceable"})
+
+    live_sim.sim.carrier.buy_label = refuse  # type: ignore[method-assign]
+    handle = await partnered.start(make_order([(STORE_SKU, 1)]))
+    [sh] = (await partnered.instructed(handle)).shipments
+    assert sh.node == "store-nyc"
+    await partnered.event(handle, sh.shipment_id, "accepted")
+    state = await partnered.until(handle, lambda s: bool(s.escalations), "the escalation")
+    [message] = state.escalations
+    assert message.startswith(f"label for {sh.shipment_id} could not be bought: LabelRefused")
+    assert "address not serviceable" in message
+    assert refusals == [sh.shipment_id]  # refused is an answer: not retried
+    assert await escalated(handle) is True
+    assert state.shipments[0].label_id is None
+    assert not any(e.kind == "label" for e in state.timeline)
+    # The order still proceeds: the store ships (its own label) and the order completes.
+    await partnered.event(handle, sh.shipment_id, "shipped", carrier="USPS", tracking="9400")
+    await partnered.event(handle, sh.shipment_id, "delivered")
+    result = await handle.result()
+    assert result.status == OrderStatus.COMPLETED
+    final = await partnered.state(handle)
+    assert [e.kind for e in final.timeline].count("consumed") == 1
+    assert final.shipments[0].capture_id is not None
+    assert final.escalations == [message]

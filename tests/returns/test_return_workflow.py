@@ -5,12 +5,20 @@ the simulator's request log."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
 
+from activities.inventory import ledger, schema
 from activities.returns import store
+from dom_workflows.backorder.models import waitlist_workflow_id
+from dom_workflows.backorder.workflows import SkuWaitlistWorkflow
+from dom_workflows.network import Network, SkuConfig
 from dom_workflows.returns.models import (
     ExchangeLine,
     ReceivedUnits,
@@ -19,10 +27,11 @@ from dom_workflows.returns.models import (
     ReturnRequest,
     ReturnStatus,
 )
-from tests.returns.conftest import Returns
-from tests.support.harness import make_order
+from tests.returns.conftest import Returns, partner_settings
+from tests.support.harness import make_order, order_harness
 from tests.support.sim import LiveSim
-from workers.client import ReturnClosed, ReturnNotFound, ReturnRefused
+from tests.support.until import until
+from workers.client import DomClient, ReturnClosed, ReturnNotFound, ReturnRefused
 
 RETURN_NODE = "wh-columbus"  # examples/network.json: order_policy.return_node
 
@@ -235,3 +244,89 @@ async def test_without_a_payment_provider_the_refund_is_escalated_for_a_person(
     final = await r.dom.return_status(rma)
     assert final.label is None and any("refunded manually" in e for e in final.escalations)
     assert [m.kind for m in await r.movements(f"{rma}:1")] == ["restock"]
+
+
+# ----------------------------------------------------------------- restocks wake backorders
+WAKE_SKU = "RETURNABLE-LAMP"  # one unit in the whole network, at the return node
+
+
+@pytest_asyncio.fixture
+async def one_unit_returns(
+    time_env: WorkflowEnvironment,
+    sqlite_engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    live_sim: LiveSim,
+) -> AsyncIterator[Returns]:
+    async with sqlite_engine.begin() as conn:
+        await conn.execute(
+            schema.skus.insert().values(
+                sku=WAKE_SKU, name="Lamp", weight_lb=2.0, price=Decimal("50"), tags=[]
+            )
+        )
+        await conn.execute(
+            schema.inventory_positions.insert().values(
+                node_id=RETURN_NODE,
+                sku=WAKE_SKU,
+                on_hand=1,
+                reserved=0,
+                safety_stock=0,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    net = network.model_copy(
+        update={
+            "skus": [
+                *network.skus,
+                SkuConfig(sku=WAKE_SKU, name="Lamp", weight_lb=2.0, price=Decimal("50")),
+            ]
+        }
+    )
+    async with order_harness(
+        time_env, sqlite_engine, net, task_queue, partner_settings(live_sim)
+    ) as h:
+        yield Returns(h, DomClient(h.client, task_queue), sqlite_engine)
+
+
+async def test_a_restocked_return_wakes_an_order_backordered_on_that_sku(
+    one_unit_returns: Returns,
+) -> None:
+    r = one_unit_returns
+    first = make_order([(WAKE_SKU, 1)])
+    await r.deliver(first)  # the only unit is gone
+    assert await r.position(RETURN_NODE, WAKE_SKU) == (0, 0)
+
+    waiting_order = await r.h.start(make_order([(WAKE_SKU, 1)]))
+    state = await r.h.until(
+        waiting_order,
+        lambda s: s.lines[0].backordered == 1 and s.backorder_workflow_id is not None,
+        "the second order backordered",
+    )
+    assert state.shipments == []
+    waitlist = r.h.client.get_workflow_handle(waitlist_workflow_id(WAKE_SKU))
+
+    async def queue() -> list[str]:
+        return [w.workflow_id for w in await waitlist.query(SkuWaitlistWorkflow.waiting)]
+
+    await until(queue, lambda q: q == [state.backorder_workflow_id], "the order on the list")
+
+    # The first customer returns the unit; it is graded resellable and restocked.
+    rma = (await r.dom.create_return(first.order_id, request(("1", 1)))).rma_id
+    await r.dom.report_return_received(rma, receipt(rma, ("1", 1, "resell")))
+    result = await r.result(rma)
+    assert result.status == ReturnStatus.REFUNDED
+    assert [ln.restocked for ln in (await r.dom.return_status(rma)).lines] == [1]
+
+    # The restock woke the backordered order: it reserved the returned unit and ships it.
+    state = await r.h.until(
+        waiting_order,
+        lambda s: s.lines[0].backordered == 0 and any(k.kind == "instructed" for k in s.timeline),
+        "the backordered order woken and routed",
+    )
+    [sh] = state.shipments
+    assert (sh.node, [(sl.sku, sl.qty) for sl in sh.lines]) == (RETURN_NODE, [(WAKE_SKU, 1)])
+    assert [e.kind for e in state.timeline].count("stock") == 1
+    assert await r.position(RETURN_NODE, WAKE_SKU) == (1, 1)  # back on hand, and reserved
+    rows = await ledger.reservations_of(r.engine, state.order_id)
+    assert [(row["shipment_id"], row["status"]) for row in rows] == [(sh.shipment_id, "reserved")]
+    await until(queue, lambda q: q == [], "the waiting list emptied")

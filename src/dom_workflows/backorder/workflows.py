@@ -114,7 +114,7 @@ class BackorderWorkflow:
     def set_remaining(self, msg: SetRemaining) -> None:
         before = self._remaining.get(msg.sku, 0)
         self._remaining[msg.sku] = msg.remaining
-        if msg.remaining < before:
+        if msg.remaining < before and msg.after_wake:  # cancelled units were not filled
             self._filled[msg.sku] = self._filled.get(msg.sku, 0) + (before - msg.remaining)
         elif msg.remaining > before:
             self._to_join.append(msg.sku)
