@@ -35,16 +35,21 @@ NODE: dict[str, Any] = {
     ),
 }
 
-# The carrier: labels and voids. Same shape as a node, without the give-up deadline (a label
-# that cannot be bought is escalated by the caller).
+# The carrier: labels and voids. A carrier down this long is an answer: the caller escalates
+# (the store arranges the label by hand) instead of holding the order.
+CARRIER_GIVE_UP = timedelta(minutes=10)
 CARRIER: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=20),
+    "schedule_to_close_timeout": CARRIER_GIVE_UP,
     "retry_policy": NODE["retry_policy"],
 }
 
-# The payment provider: declines and refusals are answers, not faults.
+# The payment provider: declines and refusals are answers, not faults; a provider down for
+# PAYMENT_GIVE_UP is one too (an authorization becomes a payment hold, a capture an escalation).
+PAYMENT_GIVE_UP = timedelta(hours=1)
 PAYMENT: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
+    "schedule_to_close_timeout": PAYMENT_GIVE_UP,
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=2),
         maximum_interval=timedelta(minutes=1),

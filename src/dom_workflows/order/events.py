@@ -54,8 +54,8 @@ def apply_event(book: OrderBook, sh: Shipment, ev: ShipmentEvent, now: datetime)
         follow.left_after_cancel = True
         book.escalate(
             f"{sh.node} reports {sh.shipment_id} shipped after it was {sh.status.value}: "
-            f"{count(sum(x.qty for x in sh.requested_lines), 'unit')} left the node and are recorded as gone; they are not charged "
-            "(recover the parcel or charge the customer by hand)"
+            f"{count(sum(x.qty for x in sh.requested_lines), 'unit')} left the node all the same: "
+            "recorded as gone, not charged (recover the parcel or charge the customer by hand)"
         )
     else:
         book.event("ignored", f"{ev.type} while {sh.status.value}", sh.shipment_id)

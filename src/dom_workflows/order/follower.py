@@ -125,18 +125,23 @@ class ShipmentFollower:
         sh, book = self.sh, self._book
         await workflow.wait_condition(lambda: not self._holds.held or book.terminal())
         await self._consolidation.join(sh)
-        async with self._holds.unheld():  # a hold placed while joining is honoured here
-            if sh.status != ShipmentStatus.REQUESTED or book.terminal() or sh.units == 0:
-                return Outcome.ENDED
-            try:
-                via = await self._send()
-            except ActivityError as e:
-                sh.status = ShipmentStatus.REJECTED
-                sh.reason = f"node could not take the request: {failure_cause(e)}"
-                book.event("rejected", sh.reason, sh.shipment_id)
-                return Outcome.UNREACHABLE
-            book.event("instructed", f"sent to {sh.node} via {via}", sh.shipment_id)
-            return None
+        await self._holds.clear_to_start()  # a hold placed while joining is honoured here
+        if sh.status != ShipmentStatus.REQUESTED or book.terminal() or sh.units == 0:
+            return Outcome.ENDED
+        # Other shipments' requests go out at the same time; a cancel or amend of this one
+        # waits until the request has reached the node (Undo.sending).
+        self._undo.sending[sh.shipment_id] = None
+        try:
+            via = await self._send()
+        except ActivityError as e:
+            sh.status = ShipmentStatus.REJECTED
+            sh.reason = f"node could not take the request: {failure_cause(e)}"
+            book.event("rejected", sh.reason, sh.shipment_id)
+            return Outcome.UNREACHABLE
+        finally:
+            del self._undo.sending[sh.shipment_id]
+        book.event("instructed", f"sent to {sh.node} via {via}", sh.shipment_id)
+        return None
 
     async def _send(self) -> str:
         sh, order = self.sh, self._book.order
@@ -213,37 +218,38 @@ class ShipmentFollower:
         ):
             return
         weight = max(Decimal(1), (sh.billable_lb or Decimal(1)).to_integral_value(ROUND_CEILING))
-        async with self._holds.unheld():
-            if sh.status != ShipmentStatus.ACCEPTED:
-                return
-            try:
-                label = await buy_cheapest_label(
-                    RateRequest(
-                        shipment_id=sh.shipment_id,
-                        order_id=order.order_id,
-                        ship_from=sh.ship_from,
-                        ship_to=order.ship_to,
-                        parcel=Parcel(weight_lb=weight),
-                        promise_days=order.promise_days,
-                    ),
-                    what=f"{sh.shipment_id} from {sh.node}",
-                )
-            except ActivityError as e:
-                self._book.escalate(
-                    f"label for {sh.shipment_id} could not be bought: {failure_cause(e)}"
-                )
-                return
-            if label is None:
-                self._book.escalate(
-                    f"no carrier quoted {sh.shipment_id}; the store must arrange it"
-                )
-                return
-            sh.label_id, sh.carrier, sh.tracking = label.label_id, label.carrier, label.tracking
-            self._book.event(
-                "label",
-                f"{label.carrier} {label.service} label {label.tracking} ({label.cost})",
-                sh.shipment_id,
+        await self._holds.clear_to_start()
+        if sh.status != ShipmentStatus.ACCEPTED:
+            return
+        self._undo.sending[sh.shipment_id] = None  # a cancel voids the label once it exists
+        try:
+            label = await buy_cheapest_label(
+                RateRequest(
+                    shipment_id=sh.shipment_id,
+                    order_id=order.order_id,
+                    ship_from=sh.ship_from,
+                    ship_to=order.ship_to,
+                    parcel=Parcel(weight_lb=weight),
+                    promise_days=order.promise_days,
+                ),
+                what=f"{sh.shipment_id} from {sh.node}",
             )
+        except ActivityError as e:
+            self._book.escalate(
+                f"label for {sh.shipment_id} could not be bought: {failure_cause(e)}"
+            )
+            return
+        finally:
+            del self._undo.sending[sh.shipment_id]
+        if label is None:
+            self._book.escalate(f"no carrier quoted {sh.shipment_id}; the store must arrange it")
+            return
+        sh.label_id, sh.carrier, sh.tracking = label.label_id, label.carrier, label.tracking
+        self._book.event(
+            "label",
+            f"{label.carrier} {label.service} label {label.tracking} ({label.cost})",
+            sh.shipment_id,
+        )
 
     async def _left_the_node(self) -> None:
         """The units left: the reservation becomes a movement, then the shipment is charged
@@ -258,5 +264,5 @@ class ShipmentFollower:
         self._book.event(
             "consumed", f"{units(consumed.consumed_units)} left {sh.node}", sh.shipment_id
         )
-        async with self._holds.unheld():
-            await self._payments.capture(sh)
+        await self._holds.clear_to_start()
+        await self._payments.capture(sh)

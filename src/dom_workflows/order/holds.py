@@ -63,6 +63,14 @@ class Holds:
         finally:
             self._lock.release()
 
+    async def clear_to_start(self) -> None:
+        """Return at a moment when no hold is on (or the order has ended) and no step holds
+        the order's lock. The caller starts its effect before its next await, so a hold or a
+        cancellation that lands later finds the effect already under way, never half begun."""
+        await workflow.wait_condition(
+            lambda: (not self.held or self._book.terminal()) and not self._lock.locked()
+        )
+
     async def _watch(self) -> None:
         """One timer for the whole hold period: past the timeout the order is cancelled."""
         timeout = self._book.policy.hold_timeout

@@ -30,6 +30,7 @@ class Undo:
         self._book = book
         self._release_seq = 0
         self._amend_seq = 0
+        self.sending: dict[str, None] = {}  # shipments whose request is on its way to the node
 
     async def release(
         self,
@@ -62,6 +63,7 @@ class Undo:
     async def cancel_at_node(self, sh: Shipment, reason: str) -> None:
         """Cancel the whole request (or purchase order); raises ActivityError when the node
         refuses (it has shipped, or is too far along) or cannot be reached."""
+        await workflow.wait_condition(lambda: sh.shipment_id not in self.sending)
         if sh.po_id:
             await workflow.execute_activity_method(
                 SupplierActivities.cancel_purchase_order,
@@ -92,6 +94,7 @@ class Undo:
 
     async def amend_at_node(self, sh: Shipment, lines: list[ShipmentLine], reason: str) -> None:
         """Some units of a live request were cancelled: the node ships only `lines`."""
+        await workflow.wait_condition(lambda: sh.shipment_id not in self.sending)
         left = sum(sl.qty for sl in lines)
         if sh.po_id:
             # Suppliers take no amendments: ops amend the PO by hand (the units are released).
