@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.inventory import ledger, schema
 from activities.inventory.outbound import record_unplanned_outbound
+from dom_workflows.common import errors
 from dom_workflows.common.models import Address, ShipmentLine
 from dom_workflows.inventory.models import (
     CloseOrderInput,
@@ -172,6 +173,14 @@ class InventoryActivities:
             ]
             try:
                 async with self.engine.begin() as conn:
+                    if await ledger.is_closed(conn, order_id):
+                        # A routing attempt still running when its order was cancelled and
+                        # closed must not leave a reservation behind.
+                        raise ApplicationError(
+                            f"order {order_id} is closed; nothing is reserved for it",
+                            type=errors.ORDER_CLOSED,
+                            non_retryable=True,
+                        )
                     await conn.execute(
                         schema.routing_plans.insert().values(
                             order_id=order_id,

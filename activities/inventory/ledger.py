@@ -372,6 +372,12 @@ async def reservations_of(engine: AsyncEngine, order_id: str) -> list[dict[str, 
         return [dict(r._mapping) for r in rows]
 
 
+async def is_closed(conn: AsyncConnection, order_id: str) -> bool:
+    closures = schema.order_closures
+    row = await conn.execute(sa.select(closures.c.order_id).where(closures.c.order_id == order_id))
+    return row.first() is not None
+
+
 async def close_order(engine: AsyncEngine, inp: CloseOrderInput) -> CloseOrderResult:
     """Close an order in the ledger: release every reservation it still holds in `reserved` (with
     movements, as release does) and record the closure, in one transaction. A repeat returns the

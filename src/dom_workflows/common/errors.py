@@ -20,6 +20,7 @@ PAYMENT_REFUSED = "PaymentRefused"
 CAPTURE_REFUSED = "CaptureRefused"
 VOID_REFUSED = "VoidRefused"
 ORDER_FAILED = "OrderFailed"
+ORDER_CLOSED = "OrderClosed"
 
 # An RMA that could not be opened (the API maps them to 404 / 422 / 409; RmaTaken: the client
 # takes the next RMA number).

@@ -18,7 +18,7 @@ DATABASE: dict[str, Any] = {
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1),
         maximum_interval=timedelta(seconds=30),
-        non_retryable_error_types=[errors.INVALID_ORDER, errors.ROUTING_ERROR],
+        non_retryable_error_types=[errors.INVALID_ORDER, errors.ROUTING_ERROR, errors.ORDER_CLOSED],
     ),
 }
 

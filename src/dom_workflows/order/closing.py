@@ -47,18 +47,23 @@ class Closing:
     async def compensate(self, reason: str, status: OrderStatus) -> None:
         """Saga: cancel open requests at their nodes, release every unit, give the money back."""
         book = self._book
-        for sh in bk.open_shipments(book.state):
-            sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
-            try:
-                await self._undo.cancel_at_node(sh, reason)
-            except ActivityError as e:
-                book.escalate(f"could not cancel {sh.shipment_id} at {sh.node}: {failure_cause(e)}")
-        await self._undo.release(None, reason)
-        for ln in book.state.lines:
-            ln.allocated = ln.shipped
-        await self._payments.close(reason)
-        book.stop(status, reason)
-        await self.close_books()
+        try:
+            for sh in bk.open_shipments(book.state):
+                sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
+                try:
+                    await self._undo.cancel_at_node(sh, reason)
+                except ActivityError as e:
+                    book.escalate(
+                        f"could not cancel {sh.shipment_id} at {sh.node}: {failure_cause(e)}"
+                    )
+            await self._undo.release(None, reason)
+            for ln in book.state.lines:
+                ln.allocated = ln.shipped
+            await self._payments.close(reason)
+        finally:
+            # Whatever went wrong above, the books are closed: no unit stays reserved.
+            book.stop(status, reason)
+            await self.close_books()
 
     async def close_books(self) -> None:
         """The last step of every path: nothing the order reserved stays reserved."""

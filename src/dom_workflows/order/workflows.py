@@ -121,6 +121,9 @@ class OrderWorkflow:
             raise ApplicationError(
                 failure_cause(e), type=errors.INVALID_ORDER, non_retryable=True
             ) from None
+        except asyncio.CancelledError:  # nothing is reserved yet: nothing to undo
+            book.stop(OrderStatus.CANCELLED, "the workflow was cancelled from Temporal")
+            raise
         book.policy, self._partners = valid.policy, valid.partners
         self._routing = Routing(book, valid, self._backorders, self._cancellation, self._undo)
         self._holds.on_timeout(self._cancel_everything)
