@@ -61,6 +61,10 @@ PAYMENT: dict[str, Any] = {
     ),
 }
 
+# The provider's calls run as local activities: past the first seconds, retries wait on durable
+# timers rather than inside the worker.
+PAYMENT_LOCAL: dict[str, Any] = {**PAYMENT, "local_retry_threshold": timedelta(seconds=5)}
+
 # Signalling another workflow from an activity (waitlists, consolidation groups).
 SIGNAL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),

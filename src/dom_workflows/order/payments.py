@@ -10,7 +10,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from dom_workflows.common.errors import ACTIVITY_FAILED
-from dom_workflows.common.retry import PAYMENT
+from dom_workflows.common.retry import PAYMENT_LOCAL
 
 with workflow.unsafe.imports_passed_through():
     from activities.payment.activities import PaymentActivities
@@ -57,7 +57,7 @@ class Payments:
                     payment_method=token,
                     attempt=self._attempt,
                 ),
-                **PAYMENT,
+                **PAYMENT_LOCAL,
                 summary=f"authorize {st.order_value} (attempt {self._attempt})",
             )
         except ACTIVITY_FAILED as e:
@@ -92,7 +92,7 @@ class Payments:
                     shipment_id=sh.shipment_id,
                     amount=amount,
                 ),
-                **PAYMENT,
+                **PAYMENT_LOCAL,
                 summary=f"capture {amount} for {sh.shipment_id}",
             )
         except ACTIVITY_FAILED as e:
@@ -120,7 +120,7 @@ class Payments:
                     order_id=self._book.order_id,
                     reason=reason,
                 ),
-                **PAYMENT,
+                **PAYMENT_LOCAL,
                 summary=f"void the uncaptured {pay.authorized - pay.captured}",
             )
         except ACTIVITY_FAILED as e:

@@ -1,3 +1,0 @@
-from tests.order.conftest import harness
-
-__all__ = ["harness"]
