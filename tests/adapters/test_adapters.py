@@ -21,7 +21,7 @@ from dom_workflows.network import Network
 from dom_workflows.payment.models import Authorize, Capture, Refund, VoidAuthorization
 from dom_workflows.shipping.models import LabelRequest, Parcel, RateQuote, RateRequest, VoidLabel
 from dom_workflows.supplier.models import PurchaseOrder, PurchaseOrderLine, po_id_for
-from tests.adapters.conftest import like_temporal
+from tests.support.retry import like_temporal
 from tests.support.sim import LiveSim
 from workers.worker import with_simulated_nodes
 

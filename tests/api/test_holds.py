@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api, assert_problem
+from tests.support.api import Api, assert_problem
 
 
 async def test_an_ops_hold_is_placed_and_released_over_http(api: Api) -> None:

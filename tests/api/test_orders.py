@@ -7,7 +7,7 @@ import uuid
 from temporalio.client import WorkflowExecutionStatus
 
 from dom_workflows.order.models import OrderStatus, ShipmentStatus
-from tests.api.conftest import Api, assert_problem, order_body
+from tests.support.api import Api, assert_problem, order_body
 
 
 async def test_submit_starts_a_workflow_and_status_url_reads_its_state(api: Api) -> None:

@@ -15,7 +15,7 @@ from temporalio.client import Client, Interceptor, OutboundInterceptor
 
 from activities.inventory import schema
 from dom_workflows.order.models import OrderState, ShipmentStatus
-from tests.api.conftest import Api, assert_problem
+from tests.support.api import Api, assert_problem
 from workers.client import DomClient
 
 

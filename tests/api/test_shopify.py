@@ -12,7 +12,7 @@ import httpx
 from temporalio.client import WorkflowExecutionStatus
 
 from dom_workflows.channels import shopify
-from tests.api.conftest import Api, assert_problem
+from tests.support.api import Api, assert_problem
 
 SAMPLE = Path(__file__).parents[1] / "channels" / "fixtures" / "shopify_orders_create.json"
 SHOP = "demo-outfitters.myshopify.com"

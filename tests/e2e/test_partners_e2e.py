@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from dom_workflows.config import Settings
 from dom_workflows.network import Network
-from tests.conftest import free_port
+from tests.support.servers import free_port
 from workers.api.app import serve as serve_api
 from workers.simulator.app import Simulator
 from workers.simulator.app import serve as serve_sim

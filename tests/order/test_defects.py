@@ -51,7 +51,7 @@ from dom_workflows.order.models import (
     ShipmentStatus,
 )
 from dom_workflows.order.workflows import OrderWorkflow
-from tests.order.conftest import OrderHarness, make_order, order_harness, replace_activity
+from tests.support.harness import OrderHarness, make_order, order_harness, replace_activity
 from tests.support.sim import LiveSim
 from tests.support.until import until
 from workers.client import DomClient

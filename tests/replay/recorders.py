@@ -26,11 +26,11 @@ from dom_workflows.inventory.models import InventoryReceipt
 from dom_workflows.network import Network, SkuConfig
 from dom_workflows.order.models import CancelLine, CancelRequest, ReleaseHold
 from dom_workflows.order.workflows import OrderWorkflow
-from tests.conftest import LiveSim
-from tests.order.conftest import OrderHarness, make_order, order_harness
 from tests.replay.scenarios import RETURN_SCENARIOS, SCENARIOS
 from tests.replay.test_replay import HISTORIES
-from tests.returns.conftest import partner_settings
+from tests.support.harness import OrderHarness, make_order, order_harness
+from tests.support.returns import partner_settings
+from tests.support.sim import LiveSim
 from workers.client import DomClient
 
 

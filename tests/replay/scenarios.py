@@ -13,7 +13,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 
 from dom_workflows.order.models import CancelLine, CancelRequest
 from dom_workflows.order.workflows import OrderWorkflow
-from tests.order.conftest import OrderHarness, make_order
+from tests.support.harness import OrderHarness, make_order
 
 Scenario = Callable[[OrderHarness], Awaitable[WorkflowHandle[Any, Any]]]
 
@@ -83,7 +83,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def _returns(h: OrderHarness) -> Any:
-    from tests.returns.conftest import Returns
+    from tests.support.returns import Returns
     from workers.client import DomClient
 
     return Returns(h, DomClient(h.client, h.task_queue), h.engine)

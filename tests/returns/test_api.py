@@ -17,8 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from dom_workflows.network import Network
 from dom_workflows.order.models import ShipmentEvent, ShipmentStatus
 from dom_workflows.returns.models import ReturnState, ReturnStatus
-from tests.api.conftest import SECRETS, Api, assert_problem
-from tests.returns.conftest import partner_settings
+from tests.support.api import SECRETS, Api, assert_problem
+from tests.support.returns import partner_settings
 from tests.support.sim import LiveSim
 from tests.support.until import until
 from workers.api.app import ApiDeps, create_app

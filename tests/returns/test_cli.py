@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dom_workflows.returns.models import ReturnStatus
-from tests.returns.conftest import Returns
 from tests.support.harness import make_order
+from tests.support.returns import Returns
 from workers.cli.main import app
 
 runner = CliRunner()

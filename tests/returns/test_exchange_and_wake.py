@@ -28,9 +28,9 @@ from dom_workflows.returns.models import (
     WakeBackorders,
     return_workflow_id,
 )
-from tests.conftest import LiveSim
-from tests.order.conftest import make_order
-from tests.returns.conftest import Returns
+from tests.support.harness import make_order
+from tests.support.returns import Returns
+from tests.support.sim import LiveSim
 
 
 def exchange(line_id: str = "1", *swap: ExchangeLine) -> ReturnRequest:

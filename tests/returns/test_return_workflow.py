@@ -27,8 +27,8 @@ from dom_workflows.returns.models import (
     ReturnRequest,
     ReturnStatus,
 )
-from tests.returns.conftest import Returns, partner_settings
 from tests.support.harness import make_order, order_harness
+from tests.support.returns import Returns, partner_settings
 from tests.support.sim import LiveSim
 from tests.support.until import until
 from workers.client import DomClient, ReturnClosed, ReturnNotFound, ReturnRefused

@@ -8,9 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from tests.support.routing import SCENARIOS
 from workers.cli.routing import register
-
-from .conftest import SCENARIOS
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import re
 from decimal import Decimal
 
 from dom_workflows.routing import Plan, load_scenario, plan_route
+from tests.support.routing import load_example
 
-from .conftest import load_example
 from .test_cost import tiny
 
 

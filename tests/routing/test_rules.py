@@ -9,8 +9,7 @@ import pytest
 
 from dom_workflows.routing import Plan, load_policy, load_scenario, plan_route
 from dom_workflows.routing.problem import build_problem
-
-from .conftest import ROOT, load_example
+from tests.support.routing import ROOT, load_example
 
 
 def route(data: dict[str, Any], *, keep: list[str] | None = None, **order: Any) -> Plan:

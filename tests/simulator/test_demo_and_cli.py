@@ -7,14 +7,13 @@ import random
 from pathlib import Path
 
 import httpx
-import typer
 from typer.testing import CliRunner
 
 from dom_workflows.geo import geocode_zip
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderRequest
-from tests.conftest import free_port
-from workers.cli import simulate
+from tests.support.servers import free_port
+from workers.cli.main import app
 from workers.demo import DESTINATIONS, DemoOrders, StreamStats, render_board
 from workers.simulator.config import load_secrets
 from workers.simulator.process import SimProcessOptions, run_simulator
@@ -63,13 +62,6 @@ def test_board_renders_every_status() -> None:
 
 
 def test_simulate_partners_is_a_sub_command() -> None:
-    app = typer.Typer()
-    simulate.register(app)
-
-    @app.command()
-    def other() -> None:  # a second command, so the app is a group like `dom`
-        pass
-
     result = CliRunner().invoke(app, ["simulate", "partners", "--help"])
     assert result.exit_code == 0, result.output
     for option in (

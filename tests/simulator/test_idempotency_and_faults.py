@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.simulator.bodies import authorize, capture, fulfilment
-from tests.simulator.conftest import SimFactory, SimHarness
+from tests.support.sim import SimFactory, SimHarness
 from workers.simulator.faults import Fault
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 from tests.simulator.bodies import ADDRESS, RENO, authorize, capture, fulfilment, label, money
-from tests.simulator.conftest import SimFactory, SimHarness
+from tests.support.sim import SimFactory, SimHarness
 
 LIFECYCLE = ["fulfillment.accepted", "shipment.shipped", "shipment.delivered"]
 
