@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common.partner_http import PartnerHttp
+from dom_workflows.common import errors
 from dom_workflows.fulfillment.models import (
     AmendFulfillment,
     CancelFulfillment,
@@ -20,7 +21,7 @@ from dom_workflows.fulfillment.models import (
 )
 from dom_workflows.network import Network
 
-NODE_REFUSED = "NodeRefused"
+NODE_REFUSED = errors.NODE_REFUSED
 NODE_UNAVAILABLE = "NodeUnavailable"
 
 

@@ -35,3 +35,14 @@ def failure_cause(err: BaseException) -> str:
     while err.__cause__ is not None:
         err = err.__cause__
     return str(err)
+
+
+def is_final(err: BaseException) -> bool:
+    """Whether a failure says no retry can succeed (a non-retryable ApplicationError anywhere
+    in its cause chain), as opposed to a timeout or a fault worth trying again."""
+    cur: BaseException | None = err
+    while cur is not None:
+        if isinstance(cur, ApplicationError) and cur.non_retryable:
+            return True
+        cur = cur.__cause__
+    return False

@@ -35,6 +35,13 @@ NODE: dict[str, Any] = {
     ),
 }
 
+# One try of a node call as a local activity; the caller retries on durable timers until
+# NODE_GIVE_UP (ShipmentFollower._send), so a retry survives a worker restart.
+NODE_ONCE: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=20),
+    "retry_policy": RetryPolicy(maximum_attempts=1),
+}
+
 # The carrier: labels and voids. A carrier down this long is an answer: the caller escalates
 # (the store arranges the label by hand) instead of holding the order.
 CARRIER_GIVE_UP = timedelta(minutes=10)

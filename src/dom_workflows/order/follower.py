@@ -12,15 +12,15 @@ from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, FailureError
 
-from dom_workflows.common.retry import DATABASE, NODE
+from dom_workflows.common.retry import DATABASE, NODE_GIVE_UP, NODE_ONCE
 
 with workflow.unsafe.imports_passed_through():
     from activities.fulfillment.activities import FulfillmentActivities
     from activities.inventory.activities import InventoryActivities
     from activities.supplier.activities import SupplierActivities
-    from dom_workflows.common.errors import failure_cause
+    from dom_workflows.common.errors import failure_cause, is_final
     from dom_workflows.common.models import Address
     from dom_workflows.common.text import units
     from dom_workflows.fulfillment.models import FulfillmentRequest
@@ -133,7 +133,7 @@ class ShipmentFollower:
         self._undo.sending[sh.shipment_id] = None
         try:
             via = await self._send()
-        except ActivityError as e:
+        except FailureError as e:
             sh.status = ShipmentStatus.REJECTED
             sh.reason = f"node could not take the request: {failure_cause(e)}"
             book.event("rejected", sh.reason, sh.shipment_id)
@@ -144,10 +144,27 @@ class ShipmentFollower:
         return None
 
     async def _send(self) -> str:
+        """Deliver the request. Each try is a local activity (one HTTP call with an
+        Idempotency-Key, inside the workflow task that decided it: no round trip of its own);
+        a node that cannot be reached is tried again on durable timers until NODE_GIVE_UP, and a
+        refusal or the give-up raises."""
+        sh = self.sh
+        give_up = workflow.now() + NODE_GIVE_UP
+        pause = timedelta(seconds=2)
+        while True:
+            try:
+                return await self._send_once()
+            except FailureError as e:
+                if is_final(e) or workflow.now() + pause > give_up:
+                    raise
+            await workflow.sleep(pause, summary=f"{sh.node} unreachable: try again in {pause}")
+            pause = min(pause * 2, timedelta(minutes=2))
+
+    async def _send_once(self) -> str:
         sh, order = self.sh, self._book.order
         ship_to = order.ship_to or Address(name=f"pickup at {sh.node}")
         if sh.node_type == "dropship" and self._partners.supplier_pos:
-            po = await workflow.execute_activity_method(
+            po = await workflow.execute_local_activity_method(
                 SupplierActivities.send_purchase_order,
                 PurchaseOrder(
                     po_id=po_id_for(sh.shipment_id),
@@ -162,12 +179,12 @@ class ShipmentFollower:
                     ],
                     ship_to=ship_to,
                 ),
-                **NODE,
+                **NODE_ONCE,
                 summary=f"send purchase order {po_id_for(sh.shipment_id)} to {sh.node}",
             )
             sh.po_id = po.po_id
             return f"purchase order {po.po_id}"
-        ack = await workflow.execute_activity_method(
+        ack = await workflow.execute_local_activity_method(
             FulfillmentActivities.instruct_node,
             FulfillmentRequest(
                 shipment_id=sh.shipment_id,
@@ -178,7 +195,7 @@ class ShipmentFollower:
                 ship_to=ship_to,
                 consolidation_group=sh.consolidation_group,
             ),
-            **NODE,
+            **NODE_ONCE,
             summary=f"send fulfilment request {sh.shipment_id} to {sh.node} ({units(sh.units)})",
         )
         return ack.adapter
