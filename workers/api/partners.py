@@ -182,7 +182,7 @@ async def partner_event(
     await keys.remember(
         deps.engine, key, "partner-event", {"order_id": order_id, "type": event.type}
     )
-    log.info("%s: %s %s for %s", partner_id, event.type, event.event_id, event.shipment_id)
+    log.debug("%s: %s %s for %s", partner_id, event.type, event.event_id, event.shipment_id)
     return EventReceipt(
         event_id=event.event_id, order_id=order_id, shipment_id=event.shipment_id, status="applied"
     )

@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from workers.cli.common import console, run, settings
+from workers.cli.common import configure_logging, console, run, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -16,12 +16,11 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 in containers."),
     ) -> None:
         """Serve the HTTP API until Ctrl-C / SIGTERM."""
-        import logging
         import signal
 
         from workers.api.app import serve
 
-        logging.basicConfig(level=logging.INFO)
+        configure_logging()
 
         async def go() -> None:
             stop = asyncio.Event()

@@ -36,3 +36,15 @@ def print_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
 def fail(message: str, code: int = 1) -> typer.Exit:
     err_console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
+
+
+def configure_logging() -> None:
+    """INFO for the service's own messages; per-request lines of the HTTP clients only when
+    asked for (DOM_LOG_LEVEL=DEBUG), so a busy worker does not spend its time logging."""
+    import logging
+    import os
+
+    level = os.environ.get("DOM_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

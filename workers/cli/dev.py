@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from workers.cli.common import console, run, settings
+from workers.cli.common import configure_logging, console, run, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -42,12 +42,11 @@ def register(app: typer.Typer) -> None:
     @app.command("worker")
     def worker() -> None:
         """Run one worker (production: run as many as you need)."""
-        import logging
         import signal
 
         from workers.worker import run_worker
 
-        logging.basicConfig(level=logging.INFO)
+        configure_logging()
 
         async def go() -> None:
             stop = asyncio.Event()
