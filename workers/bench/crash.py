@@ -40,7 +40,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ from workers.bench.e2e import (
     Stack,
     child_env,
     dom_cli,
-    free_port,
+    new_stack,
     until_http_ok,
     until_polling,
 )
@@ -232,23 +232,8 @@ async def start_crash_stack(
     from workers.dev_stack import prepare_database, wait_for_temporal
     from workers.simulator.process import SimProcessOptions
 
-    temporal_port, ui_port, api_port, sim_port = (free_port() for _ in range(4))
-    run = uuid.uuid4().hex[:6]
-    settings = replace(
-        Settings(),
-        temporal_address=f"127.0.0.1:{temporal_port}",
-        temporal_namespace="default",
-        dom_home=home,
-        database_url=f"sqlite+aiosqlite:///{home / 'dom.db'}",
-        task_queue=f"crash-dom-{run}",
-    )
-    stack = Stack(
-        home=home,
-        settings=settings,
-        api_url=f"http://127.0.0.1:{api_port}",
-        sim_url=f"http://127.0.0.1:{sim_port}",
-        bare_queue="",
-    )
+    stack, (temporal_port, ui_port, api_port, sim_port) = new_stack(home, "crash")
+    settings = stack.settings
     with contextlib.redirect_stdout(sys.stderr):
         await prepare_database(settings)
     children: dict[str, int] = {}

@@ -247,11 +247,9 @@ async def until_polling(client: Client, task_queue: str, child: Child, within: f
     raise RuntimeError(f"{child.name} never polled {task_queue}:\n{child.tail()}")
 
 
-async def start_stack(home: Path, console: Console) -> tuple[Stack, Client]:
-    from workers.client import connect
-    from workers.dev_stack import DevOptions, prepare_database, start_temporal, wait_for_temporal
-    from workers.simulator.process import SimProcessOptions
-
+def new_stack(home: Path, prefix: str) -> tuple[Stack, tuple[int, int, int, int]]:
+    """A stack's settings on free ports (Temporal, UI, API, simulator) and a SQLite file in
+    `home`; nothing is started yet."""
     temporal_port, ui_port, api_port, sim_port = (free_port() for _ in range(4))
     run = uuid.uuid4().hex[:6]
     settings = replace(
@@ -260,15 +258,25 @@ async def start_stack(home: Path, console: Console) -> tuple[Stack, Client]:
         temporal_namespace="default",
         dom_home=home,
         database_url=f"sqlite+aiosqlite:///{home / 'dom.db'}",
-        task_queue=f"bench-dom-{run}",
+        task_queue=f"{prefix}-dom-{run}",
     )
     stack = Stack(
         home=home,
         settings=settings,
         api_url=f"http://127.0.0.1:{api_port}",
         sim_url=f"http://127.0.0.1:{sim_port}",
-        bare_queue=f"bench-bare-{run}",
+        bare_queue=f"{prefix}-bare-{run}",
     )
+    return stack, (temporal_port, ui_port, api_port, sim_port)
+
+
+async def start_stack(home: Path, console: Console) -> tuple[Stack, Client]:
+    from workers.client import connect
+    from workers.dev_stack import DevOptions, prepare_database, start_temporal, wait_for_temporal
+    from workers.simulator.process import SimProcessOptions
+
+    stack, (temporal_port, ui_port, api_port, sim_port) = new_stack(home, "bench")
+    settings = stack.settings
     with contextlib.redirect_stdout(sys.stderr):
         await prepare_database(settings)
     proc = start_temporal(home, DevOptions(temporal_port=temporal_port, ui_port=ui_port))
