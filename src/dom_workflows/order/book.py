@@ -40,6 +40,8 @@ class OrderBook:
             ],
         )
         self._attrs = attrs.SearchAttributeSync.from_start()
+        # The saga has begun: nothing new is started, retries of requests stop.
+        self.winding_down = False
 
     @property
     def order_id(self) -> str:
@@ -53,7 +55,7 @@ class OrderBook:
         return bk.line(self.state, line_id)
 
     def terminal(self) -> bool:
-        return self.state.status in bk.TERMINAL
+        return self.state.status in bk.TERMINAL or self.winding_down
 
     def event(self, kind: str, message: str, shipment_id: str | None = None) -> None:
         self.state.timeline.append(

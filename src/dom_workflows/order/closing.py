@@ -47,6 +47,7 @@ class Closing:
     async def compensate(self, reason: str, status: OrderStatus) -> None:
         """Saga: cancel open requests at their nodes, release every unit, give the money back."""
         book = self._book
+        book.winding_down = True
         try:
             for sh in bk.open_shipments(book.state):
                 sh.status, sh.reason = ShipmentStatus.CANCELLED, reason

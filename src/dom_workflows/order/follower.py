@@ -6,13 +6,14 @@ next (re-route, backorder, nothing) is the order's decision."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from dom_workflows.common.retry import DATABASE, NODE_GIVE_UP, NODE_ONCE
 
@@ -126,7 +127,7 @@ class ShipmentFollower:
         await workflow.wait_condition(lambda: not self._holds.held or book.terminal())
         await self._consolidation.join(sh)
         await self._holds.clear_to_start()  # a hold placed while joining is honoured here
-        if sh.status != ShipmentStatus.REQUESTED or book.terminal() or sh.units == 0:
+        if sh.status != ShipmentStatus.REQUESTED or book.winding_down or sh.units == 0:
             return Outcome.ENDED
         # Other shipments' requests go out at the same time; a cancel or amend of this one
         # waits until the request has reached the node (Undo.sending).
@@ -148,16 +149,25 @@ class ShipmentFollower:
         Idempotency-Key, inside the workflow task that decided it: no round trip of its own);
         a node that cannot be reached is tried again on durable timers until NODE_GIVE_UP, and a
         refusal or the give-up raises."""
-        sh = self.sh
+        sh, book = self.sh, self._book
         give_up = workflow.now() + NODE_GIVE_UP
         pause = timedelta(seconds=2)
         while True:
             try:
                 return await self._send_once()
             except FailureError as e:
-                if is_final(e) or workflow.now() + pause > give_up:
+                if is_final(e) or book.winding_down or workflow.now() + pause > give_up:
                     raise
-            await workflow.sleep(pause, summary=f"{sh.node} unreachable: try again in {pause}")
+            with contextlib.suppress(TimeoutError):  # the pause, cut short by the saga
+                await workflow.wait_condition(
+                    lambda: book.winding_down,
+                    timeout=pause,
+                    timeout_summary=f"{sh.node} unreachable: try again in {pause}",
+                )
+            if book.winding_down:
+                raise ApplicationError(
+                    "the order is being undone: the request was not sent", non_retryable=True
+                )
             pause = min(pause * 2, timedelta(minutes=2))
 
     async def _send_once(self) -> str:

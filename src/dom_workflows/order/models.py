@@ -4,14 +4,14 @@ signal, update and query, so fields can be added without breaking running workfl
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dom_workflows.common.models import Address, Customer, ShipmentLine
-from dom_workflows.money import Money
+from dom_workflows.money import CENTS, Money
 
 ORDER_WORKFLOW_ID_PREFIX = "order-"
 
@@ -26,7 +26,39 @@ class OrderLine(BaseModel):
     # Deliberately not constrained here: the workflow's validation reports a bad quantity as an
     # InvalidOrder failure with the line named, instead of a decode error nobody can read.
     qty: int
-    unit_price: Money
+    unit_price: Money  # list price of one unit, before discounts and tax
+    # What the channel charged for the line, all `qty` units together, in the order currency.
+    # Absent = none: a line without them costs unit_price x qty, as it always did.
+    discount: Money | None = None  # line- and order-level discounts allocated to this line
+    tax: Money | None = None  # tax charged on the line (on the discounted price)
+    tax_included: bool = False  # unit_price already includes `tax` (Shopify `taxes_included`)
+
+    def net(self) -> Money:
+        """The line's goods after discounts, before tax: unit_price x qty - discount."""
+        gross = self.unit_price.times(self.qty)
+        return gross - self.discount if self.discount is not None else gross
+
+    def total(self) -> Money:
+        """What the customer pays for the line: its net price, tax included."""
+        if self.tax is None or self.tax_included:
+            return self.net()
+        return self.net() + self.tax
+
+    def value_of(self, units: int) -> Money:
+        """What `units` of the line are worth (captured when they ship, refunded when they are
+        cancelled or returned): the line's total, tax included, pro rata, to the cent."""
+        if self.discount is None and self.tax is None:
+            return self.unit_price.times(units)
+        total = self.total()
+        if units == self.qty:
+            return total
+        if self.qty <= 0:  # refused by validation; never a division by zero
+            return Money.zero(total.currency)
+        share = (total.amount * units / self.qty).quantize(CENTS, ROUND_HALF_EVEN)
+        return Money(amount=share, currency=total.currency)
+
+
+PaymentMode = Literal["dom", "channel"]
 
 
 class OrderRequest(BaseModel):
@@ -46,12 +78,27 @@ class OrderRequest(BaseModel):
     placed_at: datetime | None = None
     # A token from the channel's payment form; the DOM never sees card numbers.
     payment_token: str | None = None
+    # Who takes the money. `dom`: the DOM authorizes the order's value and captures what ships
+    # through its payment provider. `channel`: the customer paid at the channel (`paid`); the
+    # DOM records it, never charges it, and leaves refunds to the channel as events to act on.
+    payment_mode: PaymentMode = "dom"
+    paid: Money | None = None  # what the channel collected (payment_mode `channel`)
+    # The channel's order totals, carried as given (order currency; absent = unknown):
+    # grand_total = sum of line net() + shipping + tax_total (tax_total covers lines and
+    # shipping; unless taxes are included in the prices).
+    shipping: Money | None = None  # shipping charged, after shipping discounts, before tax
+    tax_total: Money | None = None  # all tax: the lines' plus the shipping's
+    discount_total: Money | None = None  # all discounts: lines' (incl. order-level) and shipping
+    grand_total: Money | None = None  # what the customer was charged (Shopify `total_price`)
 
     def value(self) -> Money:
+        """What the customer pays for the goods: each line's price after its discounts
+        (line- and order-level), plus its tax; shipping and shipping tax are not included. For
+        lines without discount and tax this is sum(unit_price x qty), as it always was."""
         currency = self.lines[0].unit_price.currency if self.lines else "USD"
         total = Money.zero(currency)
         for line in self.lines:
-            total = total + line.unit_price.times(line.qty)
+            total = total + line.total()
         return total
 
 
@@ -80,7 +127,8 @@ class PartnerSetup(BaseModel):
 
 class PaymentSummary(BaseModel):
     authorization_id: str | None = None
-    status: str = "pending"  # pending | authorized | declined | voided | captured
+    # pending | authorized | declined | voided | captured | paid_at_channel
+    status: str = "pending"
     authorized: Money
     captured: Money
     released: Money  # uncaptured authorization given back (void)

@@ -1,6 +1,7 @@
 """Payments: authorize the order's value at the start, capture each shipment's value when it
 ships, and give back what will never be captured (void) when the order ends. A decline puts
-the order on a payment hold until the customer supplies another payment method.
+the order on a payment hold until the customer supplies another payment method. An order paid
+at its channel (payment_mode `channel`) is only recorded: the provider is never called.
 
 The provider's calls are short and carry idempotency keys, so they run as local activities:
 inside the workflow task that needs them, without a round trip to the server of their own."""
@@ -32,6 +33,9 @@ class Payments:
 
     async def start(self, partners: PartnerSetup) -> None:
         st = self._book.state
+        if self._book.order.payment_mode == "channel":
+            self._paid_at_channel()
+            return
         if not partners.payments:
             return
         if st.order_value.amount == 0:
@@ -41,6 +45,18 @@ class Payments:
         zero = Money.zero(self._book.currency)
         st.payment = PaymentSummary(authorized=zero, captured=zero, released=zero, refunded=zero)
         await self.authorize(self._book.order.payment_token or "tok_visa")
+
+    def _paid_at_channel(self) -> None:
+        """The channel charged the customer: record what it collected and never call the
+        provider (no authorize, capture or void: `_on` stays False)."""
+        order, zero = self._book.order, Money.zero(self._book.currency)
+        paid = order.paid if order.paid is not None else self._book.state.order_value
+        self._book.state.payment = PaymentSummary(
+            status="paid_at_channel", authorized=zero, captured=paid, released=zero, refunded=zero
+        )
+        self._book.event(
+            "paid-at-channel", f"{paid} paid at {order.channel}; the DOM does not charge it"
+        )
 
     async def authorize(self, token: str) -> bool:
         st = self._book.state
@@ -72,8 +88,10 @@ class Payments:
         return True
 
     def value_of_lines(self, lines: list[ShipmentLine]) -> Money:
+        """Units' worth: each line's net price, tax included, pro rata (OrderLine.value_of)."""
+        by_id = {ln.line_id: ln for ln in self._book.order.lines}
         return sum(
-            (self._book.line(sl.line_id).unit_price.times(sl.qty) for sl in lines),
+            (by_id[sl.line_id].value_of(sl.qty) for sl in lines),
             start=Money.zero(self._book.currency),
         )
 
