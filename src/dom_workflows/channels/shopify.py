@@ -4,6 +4,10 @@ Shopify signs each delivery with `X-Shopify-Hmac-Sha256`: the base64 HMAC-SHA256
 under the shop's webhook secret. The body is parsed with `parse_float=Decimal`, so prices never
 pass through float.
 
+Money is carried as Shopify charged it, to the cent: each line's list price, its discount
+allocations (line- and order-level) and tax lines, the shipping lines, and `total_price`
+(see `order_money`). The order's payment mode is `channel`: Shopify collected the money.
+
 Line items the DOM cannot or should not fulfil are never dropped silently: each becomes a
 `SkippedLine` with a reason code, returned to the caller and recorded on the order as a tag.
 """
@@ -15,14 +19,15 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from dom_workflows.common.models import Address, Customer
-from dom_workflows.money import Money
-from dom_workflows.order.models import OrderLine, OrderRequest
+from dom_workflows.geo import UnknownZip, geocode_zip
+from dom_workflows.money import CENTS, Money
+from dom_workflows.order.models import OrderLine, OrderRequest, PaymentMode
 
 CHANNEL = "shopify"
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
@@ -30,6 +35,8 @@ SHOP_HEADER = "X-Shopify-Shop-Domain"
 WEBHOOK_ID_HEADER = "X-Shopify-Webhook-Id"
 TOPIC_HEADER = "X-Shopify-Topic"
 ORDERS_CREATE = "orders/create"
+# Shopify takes the payment at checkout: the DOM records it and never charges it again.
+PAYMENT_MODE: PaymentMode = "channel"
 
 # Customer tags (case-insensitive) that put a customer in a tier the routing policy knows.
 TIER_TAGS: dict[str, str] = {"vip": "vip"}
@@ -85,6 +92,21 @@ class PriceSet(_Lenient):
     shop_money: ShopMoney
 
 
+class ShopifyDiscountAllocation(_Lenient):
+    """The part of one discount application Shopify allocated to a line (or shipping line)."""
+
+    amount: Decimal
+    amount_set: PriceSet | None = None
+    discount_application_index: int | None = None
+
+
+class ShopifyTaxLine(_Lenient):
+    price: Decimal
+    price_set: PriceSet | None = None
+    rate: Decimal | None = None
+    title: str | None = None
+
+
 class ShopifyLineItem(_Lenient):
     id: int
     title: str = ""
@@ -96,6 +118,9 @@ class ShopifyLineItem(_Lenient):
     price_set: PriceSet | None = None
     requires_shipping: bool = True
     gift_card: bool = False
+    taxable: bool = True
+    discount_allocations: list[ShopifyDiscountAllocation] = Field(default_factory=list)
+    tax_lines: list[ShopifyTaxLine] = Field(default_factory=list)
 
 
 class ShopifyAddress(_Lenient):
@@ -114,6 +139,11 @@ class ShopifyAddress(_Lenient):
 class ShopifyShippingLine(_Lenient):
     title: str | None = None
     code: str | None = None
+    price: Decimal = Decimal(0)
+    price_set: PriceSet | None = None
+    is_removed: bool = False
+    discount_allocations: list[ShopifyDiscountAllocation] = Field(default_factory=list)
+    tax_lines: list[ShopifyTaxLine] = Field(default_factory=list)
 
 
 class ShopifyCustomer(_Lenient):
@@ -133,6 +163,14 @@ class ShopifyOrder(_Lenient):
     line_items: list[ShopifyLineItem] = Field(default_factory=list)
     shipping_address: ShopifyAddress | None = None
     shipping_lines: list[ShopifyShippingLine] = Field(default_factory=list)
+    taxes_included: bool = False
+    total_price: Decimal | None = None
+    total_price_set: PriceSet | None = None
+    total_tax: Decimal | None = None
+    total_tax_set: PriceSet | None = None
+    total_discounts: Decimal | None = None
+    total_discounts_set: PriceSet | None = None
+    total_shipping_price_set: PriceSet | None = None
 
 
 # ----------------------------------------------------------------- mapping
@@ -187,12 +225,111 @@ def _skip(item: ShopifyLineItem) -> tuple[SkipReason, str] | None:
     return None
 
 
-def _unit_price(item: ShopifyLineItem, currency: str) -> Money:
-    # price_set.shop_money is the shop's own currency, which is what the ledger prices in.
-    if item.price_set is not None:
-        shop = item.price_set.shop_money
+def _shop(amount: Decimal | None, price_set: PriceSet | None, currency: str) -> Money | None:
+    # `*_set.shop_money` is the shop's own currency, which is what the ledger prices in; the
+    # plain field is the same amount in the same currency (older payloads have only that).
+    if price_set is not None:
+        shop = price_set.shop_money
         return Money(amount=shop.amount, currency=shop.currency_code)
-    return Money(amount=item.price, currency=currency)
+    return None if amount is None else Money(amount=amount, currency=currency)
+
+
+def _unit_price(item: ShopifyLineItem, currency: str) -> Money:
+    price = _shop(item.price, item.price_set, currency)
+    assert price is not None
+    return price
+
+
+def _total(parts: list[Money], currency: str) -> Money:
+    return sum(parts, start=Money.zero(currency))
+
+
+def _discounts(allocations: list[ShopifyDiscountAllocation], currency: str) -> Money:
+    return _total(
+        [_shop(a.amount, a.amount_set, currency) or Money.zero() for a in allocations], currency
+    )
+
+
+def _taxes(tax_lines: list[ShopifyTaxLine], currency: str) -> Money:
+    return _total(
+        [_shop(t.price, t.price_set, currency) or Money.zero() for t in tax_lines], currency
+    )
+
+
+def allocate(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """`amount` split over `weights` pro rata, in whole cents that add up to it exactly
+    (largest remainder; on a tie the earlier line gets the cent)."""
+    whole = sum(weights, start=Decimal(0))
+    cents = int((amount / CENTS).to_integral_value(ROUND_HALF_EVEN))
+    if cents <= 0 or whole <= 0:
+        return [Decimal("0.00") for _ in weights]
+    raw = [Decimal(cents) * w / whole for w in weights]
+    parts = [int(r.to_integral_value(ROUND_FLOOR)) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: (parts[i] - raw[i], i))[: cents - sum(parts)]:
+        parts[i] += 1
+    return [Decimal(c) * CENTS for c in parts]
+
+
+class _ItemMoney(BaseModel):
+    discount: Money  # all of the line item's discounts, order-level ones included
+    tax: Money
+
+
+class _OrderMoney(BaseModel):
+    items: list[_ItemMoney]  # one per line item, in payload order (skipped ones too)
+    shipping: Money
+    tax_total: Money
+    discount_total: Money
+    grand_total: Money
+    computed_total: Money  # what the lines, shipping and tax add up to
+
+
+def order_money(so: ShopifyOrder) -> _OrderMoney:
+    """Discounts, tax and shipping as Shopify charged them, in the shop currency.
+
+    Each line item's discount is the sum of its `discount_allocations` (Shopify allocates line-
+    and order-level discount applications to lines itself). A part of `total_discounts` that no
+    line or shipping line carries (Shopify's own sample has one) is spread over the line items
+    (gift cards excepted) pro rata to their price after their allocations, as Shopify's `across`
+    allocation does. Tax is the sum of each line's `tax_lines`; shipping is each shipping
+    line's price less its discount allocations, its tax lines counted in the order's tax."""
+    cur = so.currency
+    gross = [_unit_price(it, cur).times(it.quantity) for it in so.line_items]
+    discounts = [_discounts(it.discount_allocations, cur) for it in so.line_items]
+    taxes = [_taxes(it.tax_lines, cur) for it in so.line_items]
+    ships = [ln for ln in so.shipping_lines if not ln.is_removed]
+    ship_discount = _total([_discounts(ln.discount_allocations, cur) for ln in ships], cur)
+    ship_tax = _total([_taxes(ln.tax_lines, cur) for ln in ships], cur)
+    shipping = _total(
+        [(_shop(ln.price, ln.price_set, cur) or Money.zero(cur)) for ln in ships], cur
+    )
+    if not ships and so.total_shipping_price_set is not None:
+        shipping = _shop(None, so.total_shipping_price_set, cur) or shipping
+    shipping = shipping - ship_discount
+    allocated = _total(discounts, cur) + ship_discount
+    discount_total = _shop(so.total_discounts, so.total_discounts_set, cur) or allocated
+    rest = (discount_total - allocated).amount
+    if rest > 0:
+        weights = [
+            Decimal(0) if it.gift_card else (g - d).amount
+            for it, g, d in zip(so.line_items, gross, discounts, strict=True)
+        ]
+        extra = allocate(rest, weights)
+        discounts = [
+            d + Money(amount=x, currency=cur) for d, x in zip(discounts, extra, strict=True)
+        ]
+    tax_total = _shop(so.total_tax, so.total_tax_set, cur) or _total(taxes, cur) + ship_tax
+    computed = _total([g - d for g, d in zip(gross, discounts, strict=True)], cur) + shipping
+    if not so.taxes_included:
+        computed = computed + _total(taxes, cur) + ship_tax
+    return _OrderMoney(
+        items=[_ItemMoney(discount=d, tax=t) for d, t in zip(discounts, taxes, strict=True)],
+        shipping=shipping,
+        tax_total=tax_total,
+        discount_total=discount_total,
+        grand_total=_shop(so.total_price, so.total_price_set, cur) or computed,
+        computed_total=computed,
+    )
 
 
 def _address(a: ShopifyAddress | None) -> Address | None:
@@ -200,6 +337,14 @@ def _address(a: ShopifyAddress | None) -> Address | None:
         return None
     name = a.name or " ".join(p for p in (a.first_name, a.last_name) if p)
     has_point = a.latitude is not None and a.longitude is not None
+    if has_point and a.zip:
+        # The ZIP wins: Shopify's coordinates can be somewhere else entirely (its sample has
+        # Ottawa's for a Kentucky ZIP). They are kept only if the ZIP cannot be geocoded.
+        try:
+            geocode_zip(a.zip)
+            has_point = False
+        except UnknownZip:
+            pass
     return Address(
         name=name,
         line1=a.address1 or "",
@@ -207,19 +352,21 @@ def _address(a: ShopifyAddress | None) -> Address | None:
         state=a.province_code,
         zip=a.zip,
         country=a.country_code or "US",
-        # Coordinates, when Shopify has them, are used as-is; otherwise the ZIP is geocoded.
+        # Without a usable ZIP, Shopify's coordinates are used as-is; otherwise the ZIP is
+        # geocoded during validation.
         lat=float(a.latitude) if has_point and a.latitude is not None else None,
         lon=float(a.longitude) if has_point and a.longitude is not None else None,
     )
 
 
-def map_order(payload: Any) -> MappedOrder:
+def map_order(payload: Any, *, payment_mode: PaymentMode = PAYMENT_MODE) -> MappedOrder:
     """Map a Shopify `orders/create` payload. Raises pydantic.ValidationError for a payload that
     is not a Shopify order and UnmappableShopifyOrder for one the DOM cannot take."""
     so = ShopifyOrder.model_validate(payload)
+    money = order_money(so)
     lines: list[OrderLine] = []
     skipped: list[SkippedLine] = []
-    for item in so.line_items:
+    for item, charged in zip(so.line_items, money.items, strict=True):
         skip = _skip(item)
         if skip is not None:
             skipped.append(
@@ -238,6 +385,9 @@ def map_order(payload: Any) -> MappedOrder:
                 sku=(item.sku or "").strip(),
                 qty=item.quantity,
                 unit_price=_unit_price(item, so.currency),
+                discount=charged.discount,
+                tax=charged.tax,
+                tax_included=so.taxes_included,
             )
         )
     if not lines:
@@ -259,6 +409,11 @@ def map_order(payload: Any) -> MappedOrder:
     if any(s.reason == "no_sku" for s in skipped):
         tags.append("needs-review")
     tags += [f"shopify-skipped:{s.line_item_id}:{s.reason}" for s in skipped]
+    if money.computed_total != money.grand_total:
+        # Never refused (Shopify has charged it), but a person should look at it.
+        if "needs-review" not in tags:
+            tags.append("needs-review")
+        tags.append(f"shopify-total-mismatch:{money.computed_total.amount}")
     customer = so.customer
     order = OrderRequest(
         order_id=order_id_for(so.id),
@@ -274,5 +429,13 @@ def map_order(payload: Any) -> MappedOrder:
         service_level=service_level(so.shipping_lines),
         tags=tags,
         placed_at=so.created_at,
+        payment_mode=payment_mode,
+        # Shopify charges the customer (total_price) at checkout; with payment_mode `channel`
+        # the DOM records that and never charges it again.
+        paid=money.grand_total if payment_mode == "channel" else None,
+        shipping=money.shipping,
+        tax_total=money.tax_total,
+        discount_total=money.discount_total,
+        grand_total=money.grand_total,
     )
     return MappedOrder(order=order, skipped=skipped)

@@ -35,8 +35,8 @@ NODE: dict[str, Any] = {
     ),
 }
 
-# One try of a node call as a local activity; the caller retries on durable timers until
-# NODE_GIVE_UP (ShipmentFollower._send), so a retry survives a worker restart.
+# One try of a node call; the caller retries on durable timers until NODE_GIVE_UP
+# (ShipmentFollower._send), and stops at once when the order is being undone.
 NODE_ONCE: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=20),
     "retry_policy": RetryPolicy(maximum_attempts=1),

@@ -145,10 +145,12 @@ class ShipmentFollower:
         return None
 
     async def _send(self) -> str:
-        """Deliver the request. Each try is a local activity (one HTTP call with an
-        Idempotency-Key, inside the workflow task that decided it: no round trip of its own);
-        a node that cannot be reached is tried again on durable timers until NODE_GIVE_UP, and a
-        refusal or the give-up raises."""
+        """Deliver the request: one HTTP call with an Idempotency-Key per try. Each try is an
+        activity, not a local one, so the request leaves only once the decision to send it is
+        in the history: a partner answers at once, and its events must find the shipment there
+        (a worker killed after a local activity but before its workflow task completed would
+        have sent a request the order does not know of yet). A node that cannot be reached is
+        tried again on durable timers until NODE_GIVE_UP; a refusal or the give-up raises."""
         sh, book = self.sh, self._book
         give_up = workflow.now() + NODE_GIVE_UP
         pause = timedelta(seconds=2)
@@ -174,7 +176,7 @@ class ShipmentFollower:
         sh, order = self.sh, self._book.order
         ship_to = order.ship_to or Address(name=f"pickup at {sh.node}")
         if sh.node_type == "dropship" and self._partners.supplier_pos:
-            po = await workflow.execute_local_activity_method(
+            po = await workflow.execute_activity_method(
                 SupplierActivities.send_purchase_order,
                 PurchaseOrder(
                     po_id=po_id_for(sh.shipment_id),
@@ -194,7 +196,7 @@ class ShipmentFollower:
             )
             sh.po_id = po.po_id
             return f"purchase order {po.po_id}"
-        ack = await workflow.execute_local_activity_method(
+        ack = await workflow.execute_activity_method(
             FulfillmentActivities.instruct_node,
             FulfillmentRequest(
                 shipment_id=sh.shipment_id,

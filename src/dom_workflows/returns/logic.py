@@ -59,7 +59,8 @@ def refund_plan(
     """(capture id, amount) to refund, in a stable order, and what no capture covers (manual).
 
     The received units of each line are taken from the line's allocations in order, so each
-    unit is refunded against the capture of the shipment it was delivered in."""
+    unit is refunded against the capture of the shipment it was delivered in, at the line's net
+    price with tax (OrderLine.value_of)."""
     zero = Money.zero(opened.currency)
     per_capture: dict[str, Money] = {}
     manual = zero
@@ -71,7 +72,7 @@ def refund_plan(
             left -= take
             if take == 0:
                 continue
-            value = ln.unit_price.times(take)
+            value = ln.value_of(take)  # the line's net price, tax included
             if alloc.capture_id is None:
                 manual = manual + value
             else:
@@ -97,6 +98,12 @@ def replacement_order(
             "tags": [*original.tags, "exchange", f"rma:{rma_id}"],
             "placed_at": None,
             "payment_token": None,
+            # The original's money is not the replacement's: it is worth nothing.
+            "paid": None,
+            "shipping": None,
+            "tax_total": None,
+            "discount_total": None,
+            "grand_total": None,
         }
     )
 

@@ -18,7 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from dom_workflows.common.errors import INVALID_RETURN, RETURN_REFUSED, RMA_TAKEN, UNKNOWN_ORDER
 from dom_workflows.common.models import Address, Customer
 from dom_workflows.money import Money
-from dom_workflows.order.models import OrderRequest, OrderState, TimelineEvent
+from dom_workflows.order.models import (
+    OrderLine,
+    OrderRequest,
+    OrderState,
+    PaymentMode,
+    TimelineEvent,
+)
 
 RETURN_WORKFLOW_ID_PREFIX = "return-"
 # Refund sequence numbers of an RMA: `refund:<order>:<REFUND_SEQ_BASE * n + k>` for its k-th
@@ -131,6 +137,14 @@ class OpenedLine(BaseModel):
     reason: str = ""
     window_closes: datetime
     allocations: list[ReturnAllocation]
+    # The order line it comes from (its net price, tax included): units are refunded at
+    # order_line.value_of(units). None (RMAs opened before it was recorded): unit_price each.
+    order_line: OrderLine | None = None
+
+    def value_of(self, units: int) -> Money:
+        if self.order_line is None:
+            return self.unit_price.times(units)
+        return self.order_line.value_of(units)
 
 
 class OpenedReturn(BaseModel):
@@ -148,6 +162,8 @@ class OpenedReturn(BaseModel):
     exchange_lines: list[ExchangeLine] | None = None
     partners: ReturnPartners
     parcel_lb: Decimal = Decimal(1)  # weight of the units coming back, for the return label
+    # `channel`: the order was paid at its channel, so the channel refunds, not the DOM.
+    payment_mode: PaymentMode = "dom"
 
 
 # ----------------------------------------------------------------- receipt (partner event)
@@ -227,6 +243,7 @@ class ReturnStatus(StrEnum):
     REFUNDED = "refunded"
     EXCHANGED = "exchanged"
     REFUND_MANUAL = "refund_manual"  # received; the money must be returned by a person
+    REFUND_AT_CHANNEL = "channel_refund"  # received; the channel that took the money refunds
     CLOSED = "return_closed"  # received, nothing to refund (nothing authorised came back)
     EXPIRED = "expired"
     REFUSED = "return_refused"
@@ -236,6 +253,7 @@ TERMINAL_RETURN = (
     ReturnStatus.REFUNDED,
     ReturnStatus.EXCHANGED,
     ReturnStatus.REFUND_MANUAL,
+    ReturnStatus.REFUND_AT_CHANNEL,
     ReturnStatus.CLOSED,
     ReturnStatus.EXPIRED,
     ReturnStatus.REFUSED,
@@ -267,9 +285,12 @@ class ReturnLabel(BaseModel):
 
 class RefundRecord(BaseModel):
     seq: int
-    capture_id: str
+    capture_id: str | None = None  # None: not refunded by the DOM (see status)
     amount: Money
-    refund_id: str
+    refund_id: str | None = None
+    # refunded: by the DOM's provider; to_refund_at_channel: reported to the channel that was
+    # paid (payment_mode `channel`), which makes the refund.
+    status: Literal["refunded", "to_refund_at_channel"] = "refunded"
 
 
 class ReturnState(BaseModel):

@@ -293,6 +293,11 @@ class ReturnWorkflow:
         st = self._state
         zero = Money.zero(opened.currency)
         plan, manual = logic.refund_plan(opened, graded)
+        if opened.payment_mode == "channel":
+            due = sum((a for _, a in plan), start=manual)
+            channel = self._refund_at_channel(opened, due)
+            await self._close(ReturnStatus.REFUND_AT_CHANNEL, f"{due} to be refunded at {channel}")
+            return
         why: list[str] = []
         if manual.amount > 0:
             why.append(f"{manual} was not captured by the DOM (no capture to refund against)")
@@ -334,6 +339,21 @@ class ReturnWorkflow:
             await self._close(ReturnStatus.REFUND_MANUAL, f"{manual} to be refunded manually")
         else:
             await self._close(ReturnStatus.REFUNDED, f"{refunded} refunded")
+
+    def _refund_at_channel(self, opened: OpenedReturn, amount: Money) -> str:
+        """The customer paid at the channel: the DOM sends nothing to its provider; the refund
+        is recorded and reported (timeline and escalation) for the channel to make."""
+        channel = self._snapshot.request.channel if self._snapshot else "the channel"
+        self._state.refunds.append(
+            RefundRecord(
+                seq=REFUND_SEQ_BASE * opened.seq + 1, amount=amount, status="to_refund_at_channel"
+            )
+        )
+        self._event("refund-at-channel", f"{amount} to be refunded by {channel}")
+        self._escalate(
+            f"{amount} for {opened.rma_id} to be refunded at {channel}: the order was paid there"
+        )
+        return channel
 
     async def _exchange(self, opened: OpenedReturn, graded: list[GradedLine]) -> None:
         complete = all(g.received == ln.qty for g, ln in zip(graded, opened.lines, strict=True))
