@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,36 @@ async def test_bad_input_is_a_message_not_a_traceback(stack: DevStack, tmp_path:
         "shipment", "event", "--order", "WEB-BAD-0001", "--shipment", "nope", "--type", "shipped"
     )
     assert r.code != 0 and "has no shipment nope" in r.err, str(r)
+
+
+async def test_order_list_filters_search_attributes(stack: DevStack, tmp_path: Path) -> None:
+    order = example("web-standard.json")
+    tag = uuid.uuid4().hex[:8]
+    customer = f"C-LIST-{tag}"
+    ids = [f"LIST-{tag}-{i}" for i in range(3)]
+    for i, order_id in enumerate(ids):
+        path = tmp_path / f"{i}.json"
+        path.write_text(json.dumps({**order, "order_id": order_id, "customer": {"id": customer}}))
+        await stack.ok("order", "submit", str(path), "--wait", "0")
+
+    async def listed() -> dict[str, Any]:
+        r = await stack.ok("order", "list", "--customer", customer, "--json")
+        page: dict[str, Any] = r.json()
+        return page
+
+    page = await until(listed, lambda p: len(p["items"]) == 3, "3 orders listed", within=30)
+    assert {o["order_id"] for o in page["items"]} == set(ids)
+    assert {o["channel"] for o in page["items"]} == {order["channel"]}
+    first = (
+        await stack.ok("order", "list", "--customer", customer, "--limit", "2", "--json")
+    ).json()
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    rest = await stack.ok(
+        "order", "list", "--customer", customer, "--limit", "2", "--cursor", first["next_cursor"]
+    )
+    assert "1 order" in rest.out and sum(i in rest.out for i in ids) == 1, str(rest)
+    table = await stack.ok("order", "list", "--customer", customer, "--not-escalated")
+    assert all(i in table.out for i in ids) and "3 orders" in table.out, str(table)
+    bad = await stack.dom("order", "list", "--customer", "it's")
+    assert bad.code == 2 and "not a valid id" in bad.err, str(bad)
+    no_traceback(bad)

@@ -3,24 +3,29 @@ bodies, signed partner posts and RFC 9457 problem checks."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import schema
-from dom_workflows.config import PROJECT_ROOT
+from dom_workflows.config import PROJECT_ROOT, Settings
+from dom_workflows.network import Network
 from dom_workflows.order.models import OrderState
 from dom_workflows.partners import signing
 from tests.support.until import until
-from workers.api.app import ApiDeps
+from workers.api.app import ApiDeps, create_app
 from workers.api.security import PartnerSecrets, load_secrets
+from workers.client import DomClient
+from workers.worker import build_worker, dependencies
 
 SECRETS = load_secrets(PROJECT_ROOT / "examples" / "partners.json")
 
@@ -136,3 +141,24 @@ def assert_problem(r: httpx.Response, status: int, *needles: str) -> dict[str, A
     for n in needles:
         assert n.lower() in doc["detail"].lower(), (n, doc["detail"])
     return doc
+
+
+@contextlib.asynccontextmanager
+async def api_on(
+    env: WorkflowEnvironment, engine: AsyncEngine, network: Network, task_queue: str
+) -> AsyncIterator[Api]:
+    """The app over httpx's ASGI transport with a real worker on `env` (any Temporal server);
+    fails if a request reached the catch-all 500 handler."""
+    async with dependencies(Settings(), engine=engine, network=network) as wdeps:
+        async with build_worker(env.client, task_queue, wdeps):
+            deps = ApiDeps(
+                dom=DomClient(env.client, task_queue),
+                engine=engine,
+                network=network,
+                secrets=SECRETS,
+            )
+            app = create_app(deps)
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+            async with httpx.AsyncClient(transport=transport, base_url="http://dom.test") as http:
+                yield Api(http, deps, engine, SECRETS)
+            assert app.state.unexpected_errors == 0, "a request reached the catch-all 500 handler"

@@ -21,7 +21,16 @@ from fastapi.responses import JSONResponse
 from activities.inventory.db import create_engine, migrate
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
-from workers.api import errors, holds, inventory, orders, partners, returns, shopify
+from workers.api import (
+    errors,
+    holds,
+    inventory,
+    order_list,
+    orders,
+    partners,
+    returns,
+    shopify,
+)
 from workers.api.call_count import CallCounter
 from workers.api.deps import ApiDeps
 from workers.api.security import load_secrets
@@ -44,7 +53,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     errors.install(app)
-    for module in (orders, holds, inventory, partners, returns, shopify):
+    for module in (order_list, orders, holds, inventory, partners, returns, shopify):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"])

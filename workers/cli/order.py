@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from rich.table import Table
 from temporalio.service import RPCError
 
+from dom_workflows.common.text import count
 from dom_workflows.order.models import (
     CancelLine,
     CancelRequest,
@@ -25,6 +27,14 @@ from dom_workflows.order.models import (
 )
 from workers.cli.common import console, err_console, fail, print_json, run, settings
 from workers.client import CancelRefused, DomClient, HoldRefused, OrderNotFound
+from workers.order_search import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    InvalidFilter,
+    OrderFilters,
+    OrderPage,
+)
+from workers.order_search import list_orders as search_orders
 
 order_app = typer.Typer(help="Submit, inspect and cancel orders.", no_args_is_help=True)
 shipment_app = typer.Typer(help="Report fulfilment and carrier events.", no_args_is_help=True)
@@ -234,33 +244,82 @@ def _hold_call(order_id: str, req: PlaceHold | ReleaseHold) -> None:
         raise fail(f"order {order_id}: {e.message}") from None
 
 
+def _when(value: str | None, flag: str) -> datetime | None:
+    """An ISO 8601 time from a flag; without an offset it is UTC."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{flag} {value!r} is not an ISO 8601 time (e.g. 2026-03-01T09:00Z)", code=2)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 @order_app.command("list")
 def list_orders(
-    query: str = typer.Option("", help="Visibility query, e.g. \"OrderStatus='fulfilling'\"."),
-    limit: int = typer.Option(50),
+    status: list[OrderStatus] = typer.Option(
+        [], "--status", help="Order status; repeat for several."
+    ),
+    channel: str | None = typer.Option(None, help="Sales channel."),
+    customer: str | None = typer.Option(None, help="Customer id."),
+    node: str | None = typer.Option(None, help="A node that fulfils the order."),
+    escalated: bool | None = typer.Option(None, "--escalated/--not-escalated"),
+    backordered: bool | None = typer.Option(None, "--backordered/--not-backordered"),
+    created_from: str | None = typer.Option(None, "--from", help="Started at or after (ISO)."),
+    created_to: str | None = typer.Option(None, "--to", help="Started at or before (ISO)."),
+    limit: int = typer.Option(DEFAULT_LIMIT, min=1, max=MAX_LIMIT, help="Orders per page."),
+    cursor: str | None = typer.Option(None, help="`next_cursor` of the previous page."),
+    as_json: bool = typer.Option(False, "--json", help="Print the page as JSON."),
 ) -> None:
-    """Orders as the Temporal visibility store sees them (search attributes)."""
+    """Orders as Temporal visibility sees them (search attributes; no workflow is queried),
+    newest first, one page at a time: the same filters as GET /v1/orders."""
+    try:
+        filters = OrderFilters(
+            status=status,
+            channel=channel,
+            customer=customer,
+            node=node,
+            escalated=escalated,
+            backordered=backordered,
+            created_from=_when(created_from, "--from"),
+            created_to=_when(created_to, "--to"),
+        )
+    except ValidationError as e:
+        raise fail(f"bad filters: {e.errors()[0]['msg']}", code=2) from None
 
-    async def go() -> None:
+    async def go() -> OrderPage:
         dom = await DomClient.connect(settings())
-        q = "WorkflowType='OrderWorkflow'" + (f" AND {query}" if query else "")
-        table = Table("workflow id", "status", "channel", "tier", "value", "nodes")
-        n = 0
-        async for wf in dom.client.list_workflows(q, limit=limit):
-            sa = wf.search_attributes
-            table.add_row(
-                wf.id,
-                str(sa.get("OrderStatus", [""])[0]),
-                str(sa.get("SalesChannel", [""])[0]),
-                str(sa.get("CustomerTier", [""])[0]),
-                str(sa.get("OrderValue", [""])[0]),
-                ",".join(str(x) for x in sa.get("FulfillmentNodes", [])),
-            )
-            n += 1
-        console.print(table)
-        console.print(f"{n} orders")
+        return await search_orders(dom.client, filters, limit, cursor)
 
-    run(go())
+    try:
+        page = run(go())
+    except InvalidFilter as e:
+        raise fail(str(e), code=2) from None
+    except RPCError as e:
+        raise fail(f"could not list orders: {e.message}") from None
+    if as_json:
+        print_json(page)
+        return
+    table = Table(
+        "order", "status", "channel", "customer", "tier", "value", "nodes", "flags", "started"
+    )
+    for o in page.items:
+        flags = [f for f, on in (("escalated", o.escalated), ("backordered", o.backordered)) if on]
+        table.add_row(
+            o.order_id,
+            o.status or "",
+            o.channel or "",
+            o.customer_id or "",
+            o.tier or "",
+            o.value or "",
+            ", ".join(o.nodes),
+            ", ".join(flags),
+            o.started_at.strftime("%Y-%m-%d %H:%M:%S") if o.started_at else "",
+        )
+    console.print(table)
+    console.print(f"{count(len(page.items), 'order')}")
+    if page.next_cursor:
+        console.print(f"more: --cursor {page.next_cursor}")
 
 
 @shipment_app.command("event")
