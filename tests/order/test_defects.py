@@ -536,3 +536,39 @@ async def test_the_static_summary_counts_one_line_and_one_unit_in_english(
     desc = await harness.client.get_workflow_handle(submitted.workflow_id).describe()
     summary = await desc.static_summary() or ""
     assert summary.startswith(f"Order {order.order_id} · web · 1 line / 1 unit · ")
+
+
+# ----------------------------------------------------------------- the request follows the decision
+async def test_the_node_request_leaves_only_after_the_decision_is_in_the_history(
+    harness: OrderHarness,
+) -> None:
+    """A local activity's effect happens before its workflow task is recorded: a worker killed
+    in between would have told the node about a shipment the order does not know yet, and the
+    node's answers would find nothing (the crash bench saw 2 orders of 200 stuck that way). The
+    request is therefore an activity, scheduled in a completed workflow task before it runs."""
+    handle = await harness.start(make_order([("TEE-MERINO-M", 1)]))
+    await harness.instructed(handle)
+    events = [e async for e in handle.fetch_history_events()]
+    scheduled = [
+        e
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "instruct_node"
+    ]
+    assert len(scheduled) == 1
+    decided_in = scheduled[
+        0
+    ].activity_task_scheduled_event_attributes.workflow_task_completed_event_id
+    route_marker = next(
+        e
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and any(
+            b"reserve_and_route" in p.data
+            for p in e.marker_recorded_event_attributes.details["data"].payloads
+        )
+    )
+    # The plan that created the shipment was recorded no later than the request's decision.
+    assert (
+        route_marker.marker_recorded_event_attributes.workflow_task_completed_event_id <= decided_in
+    )
