@@ -25,6 +25,7 @@ from workers.api import (
     errors,
     holds,
     inventory,
+    openapi,
     order_list,
     orders,
     partners,
@@ -53,10 +54,21 @@ def create_app(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     errors.install(app)
+    openapi.install(app)
     for module in (order_list, orders, holds, inventory, partners, returns, shopify):
         app.include_router(module.router)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        responses={
+            503: {
+                "model": errors.ProblemDoc,
+                "content": {errors.PROBLEM_JSON: {}},
+                "description": "the database or Temporal does not answer",
+            }
+        },
+    )
     async def healthz(request: Request) -> JSONResponse:
         """200 when the database and Temporal both answer; 503 (problem+json) otherwise."""
         checks: dict[str, str] = {}

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from temporalio.service import RPCError, RPCStatusCode
 
 log = logging.getLogger("dom.api")
@@ -140,6 +141,20 @@ def temporal_problem(err: RPCError, what: str) -> Problem:
     return Problem(502, "temporal-error", f"Temporal refused {what}: {err.message}")
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (Starlette's 405 names only the first
+    matching route's, and GET and POST /v1/orders live in two routers)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
+
+
 def install(app: FastAPI) -> None:
     app.state.unexpected_errors = 0
 
@@ -160,7 +175,12 @@ def install(app: FastAPI) -> None:
             detail = f"there is no endpoint at {request.method} {request.url.path}"
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem_response(exc.status_code, kind, detail, request.url.path)
+        response = problem_response(exc.status_code, kind, detail, request.url.path)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     async def on_rpc(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RPCError)
