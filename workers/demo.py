@@ -201,11 +201,18 @@ class StreamStats:
 
 
 async def order_stream(
-    api_url: str, orders: DemoOrders, rate: float, stats: StreamStats, stop: asyncio.Event
+    api_url: str,
+    orders: DemoOrders,
+    rate: float,
+    stats: StreamStats,
+    stop: asyncio.Event,
+    api_key: str | None = None,
 ) -> None:
-    """POST orders to the API at `rate` per second until `stop`; survives an API hiccup."""
+    """POST orders to the API at `rate` per second until `stop`, authenticated with `api_key`
+    (an `orders:write` key); survives an API hiccup."""
     interval = 1.0 / rate if rate > 0 else float("inf")
-    async with httpx.AsyncClient(base_url=api_url, timeout=10.0) as http:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(base_url=api_url, timeout=10.0, headers=headers) as http:
         next_at = time.monotonic()
         while not stop.is_set():
             body = orders.next()

@@ -143,6 +143,24 @@ async def prepare_database(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def dev_api_key(settings: Settings) -> str:
+    """The demo API key (all scopes): reused from $DOM_HOME/api-key while it is active in this
+    database, else created and saved there (mode 0600). `DOM_API_KEY`, when set, is what the
+    CLI and the demo send instead."""
+    from workers.api.apikeys import ensure_dev_key, resolve_key
+
+    engine = create_engine(settings.database_url)
+    try:
+        key, created = await ensure_dev_key(engine, settings.dom_home)
+    finally:
+        await engine.dispose()
+    console.print(
+        f"API key {'created' if created else 'reused'}: {key}\n"
+        f"  (saved in {settings.dom_home / 'api-key'}; send `Authorization: Bearer <key>`)"
+    )
+    return resolve_key(settings.dom_home) or key
+
+
 async def run_stack(settings: Settings, opts: DevOptions) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,6 +168,7 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
         loop.add_signal_handler(sig, stop.set)
     settings.dom_home.mkdir(parents=True, exist_ok=True)
     await prepare_database(settings)
+    api_key = await dev_api_key(settings)
     async with embedded_temporal(settings, opts) as live:
         # --demo: partners are played by the simulator; set before the worker's dependencies
         # are built, so nodes without an endpoint get simulator URLs.
@@ -167,7 +186,7 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
                     "Submit an order:  dom order submit examples/orders/web-standard.json\n"
                     "Ctrl-C stops everything."
                 )
-                extras = [asyncio.create_task(t) for t in extra_services(live, opts, stop)]
+                extras = [asyncio.create_task(t) for t in extra_services(live, opts, stop, api_key)]
                 await stop.wait()
                 console.print("stopping…")
                 for t in extras:
@@ -210,7 +229,7 @@ def edge_settings(settings: Settings, opts: DevOptions) -> Settings:
 
 
 def extra_services(
-    settings: Settings, opts: DevOptions, stop: asyncio.Event
+    settings: Settings, opts: DevOptions, stop: asyncio.Event, api_key: str | None = None
 ) -> list[Coroutine[Any, Any, None]]:
     """The HTTP API always; with --demo also the partner simulator (a child process), the demo
     order stream and the live status board. A service that dies stops the whole stack, so a
@@ -228,13 +247,15 @@ def extra_services(
 
     services = [guarded("API", serve_api(settings, opts.api_port, stop))]
     if opts.demo:
-        services.append(guarded("demo", run_demo(settings, opts, stop)))
+        services.append(guarded("demo", run_demo(settings, opts, stop, api_key)))
     else:
         console.print(f"  API           {settings.api_url}  (docs at {settings.api_url}/docs)")
     return services
 
 
-async def run_demo(settings: Settings, opts: DevOptions, stop: asyncio.Event) -> None:
+async def run_demo(
+    settings: Settings, opts: DevOptions, stop: asyncio.Event, api_key: str | None = None
+) -> None:
     """Simulator child process + order stream + live board, until `stop` or cancellation."""
     from datetime import UTC, datetime
 
@@ -279,7 +300,7 @@ async def run_demo(settings: Settings, opts: DevOptions, stop: asyncio.Event) ->
         orders = DemoOrders(load_network(settings.network_path), prefix=f"DEMO-{since:%H%M%S}")
         client = await connect(settings)
         await asyncio.gather(
-            order_stream(settings.api_url, orders, opts.demo_rate, stats, stop),
+            order_stream(settings.api_url, orders, opts.demo_rate, stats, stop, api_key),
             status_board(client, stats, links, stop, console, since, log_path=worker_log),
             simulator,
         )

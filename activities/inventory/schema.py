@@ -183,3 +183,20 @@ escalations = sa.Table(
     sa.Column("message", sa.String(2000), nullable=False),
     sa.Index("ix_escalations_order", "order_id"),
 )
+
+# API keys (0004): `Authorization: Bearer dom_<id>_<secret>`. Only sha256(secret) is stored; the
+# key itself is shown once, when it is created (`dom apikey create`). `scopes` is a JSON list of
+# orders:write | orders:read | ops; `channel` binds the key to one sales channel's orders.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("channel", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_api_keys_name", "name"),
+)

@@ -13,6 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from dom_workflows.config import Settings
+from tests.support.auth import new_key_at
+from workers.api.apikeys import auth_headers
 from workers.api.app import serve
 
 
@@ -41,7 +43,10 @@ async def test_serve_answers_over_tcp_then_stops_on_the_event(
                 assert not task.done(), task
                 await asyncio.sleep(0.05)
         assert r.status_code == 200 and r.json()["status"] == "ok", r.text
-        missing = await http.get("/v1/orders/NOPE-1")
+        anonymous = await http.get("/v1/orders/NOPE-1")
+        assert anonymous.status_code == 401, anonymous.text
+        key = await new_key_at(settings.database_url)
+        missing = await http.get("/v1/orders/NOPE-1", headers=auth_headers(key))
         assert missing.status_code == 404
         assert missing.headers["content-type"].startswith("application/problem+json")
     stop.set()

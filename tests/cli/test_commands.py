@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from dom_workflows.config import PROJECT_ROOT
@@ -185,6 +186,20 @@ async def test_bad_input_is_a_message_not_a_traceback(stack: DevStack, tmp_path:
         "shipment", "event", "--order", "WEB-BAD-0001", "--shipment", "nope", "--type", "shipped"
     )
     assert r.code != 0 and "has no shipment nope" in r.err, str(r)
+
+
+async def test_dom_dev_prints_and_saves_an_api_key_the_api_takes(stack: DevStack) -> None:
+    path = stack.home / "api-key"
+    key = path.read_text().strip()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert key.startswith("dom_") and key in stack.output()
+    url = f"http://127.0.0.1:{stack.api_port}/v1/inventory/BOOT-HIKE-9"
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.get(url)).status_code == 401
+        ok = await http.get(url, headers={"Authorization": f"Bearer {key}"})
+        assert ok.status_code == 200, ok.text
+    listed = (await stack.ok("apikey", "list", "--json")).json()
+    assert [k["name"] for k in listed] == ["dom-dev"] and listed[0]["last_used_at"]
 
 
 async def test_order_list_filters_search_attributes(stack: DevStack, tmp_path: Path) -> None:

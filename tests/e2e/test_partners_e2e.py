@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from dom_workflows.config import Settings
 from dom_workflows.network import Network
+from tests.support.auth import authorize
 from tests.support.servers import free_port
 from workers.api.app import serve as serve_api
 from workers.simulator.app import Simulator
@@ -97,6 +98,7 @@ async def stack(
         build_worker(dev_env.client, task_queue, deps),
         httpx.AsyncClient(base_url=settings.api_url, timeout=10.0) as api,
     ):
+        await authorize(api, sqlite_engine)
         try:
             await _until_up(api, f"{sim_url}/_health", tasks[0])
             await _until_up(api, "/healthz", tasks[1])

@@ -35,7 +35,9 @@ DELAYS = SimDelays(accept=0.5, ship=1.0, deliver=1.0, jitter=0.5)
 async def test_orders_finish_after_the_worker_is_killed_mid_flight(tmp_path: Path) -> None:
     crash = await start_crash_stack(tmp_path, DELAYS, hash_seed=1, sim_seed=11)
     try:
-        async with httpx.AsyncClient(base_url=crash.stack.api_url, timeout=30.0) as api:
+        async with httpx.AsyncClient(
+            base_url=crash.stack.api_url, timeout=30.0, headers=crash.stack.api_headers
+        ) as api:
             ids = await asyncio.gather(
                 *(submit(api, order_body(f"KILL-{i:03d}", i, multi_every=2)) for i in range(ORDERS))
             )

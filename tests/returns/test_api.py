@@ -18,6 +18,7 @@ from dom_workflows.network import Network
 from dom_workflows.order.models import ShipmentEvent, ShipmentStatus
 from dom_workflows.returns.models import ReturnState, ReturnStatus
 from tests.support.api import SECRETS, Api, assert_problem
+from tests.support.auth import authorize
 from tests.support.returns import partner_settings
 from tests.support.sim import LiveSim
 from tests.support.until import until
@@ -48,6 +49,7 @@ async def api(
             app = create_app(deps)
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
             async with httpx.AsyncClient(transport=transport, base_url="http://dom.test") as http:
+                await authorize(http, sqlite_engine)
                 yield Api(http, deps, sqlite_engine, SECRETS)
             assert app.state.unexpected_errors == 0, "a request reached the catch-all 500 handler"
 

@@ -15,26 +15,17 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from activities.inventory.db import create_engine, migrate
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
-from workers.api import (
-    errors,
-    holds,
-    inventory,
-    openapi,
-    order_list,
-    orders,
-    partners,
-    returns,
-    shopify,
-)
+from workers.api import errors, holds, inventory, orders, partners, returns, shopify
+from workers.api.auth import anonymous, enforce
 from workers.api.call_count import CallCounter
 from workers.api.deps import ApiDeps
-from workers.api.security import load_secrets
+from workers.api.security import SecretHeaderMiddleware, load_secrets
 from workers.client import DomClient, connect
 
 __all__ = ["ApiDeps", "api_dependencies", "create_app", "serve"]
@@ -49,26 +40,21 @@ def create_app(deps: ApiDeps) -> FastAPI:
         version="1.0",
         description=(
             "Distributed order management on Temporal: submit and follow orders, read ATP, and "
-            "receive partner and sales-channel webhooks. Errors are RFC 9457 problem+json."
+            "receive partner and sales-channel webhooks. Errors are RFC 9457 problem+json. "
+            "Every route but /healthz needs `Authorization: Bearer <API key>` with the scope it "
+            "names (orders:write, orders:read, ops); partner and Shopify webhooks are "
+            "authenticated by their HMAC signatures instead."
         ),
+        # Secure by default: every route is checked; one that declares no access is refused.
+        dependencies=[Depends(enforce)],
     )
     app.state.deps = deps
     errors.install(app)
-    openapi.install(app)
-    for module in (order_list, orders, holds, inventory, partners, returns, shopify):
+    app.add_middleware(SecretHeaderMiddleware)
+    for module in (orders, holds, inventory, partners, returns, shopify):
         app.include_router(module.router)
 
-    @app.get(
-        "/healthz",
-        tags=["ops"],
-        responses={
-            503: {
-                "model": errors.ProblemDoc,
-                "content": {errors.PROBLEM_JSON: {}},
-                "description": "the database or Temporal does not answer",
-            }
-        },
-    )
+    @app.get("/healthz", tags=["ops"], dependencies=[anonymous()])
     async def healthz(request: Request) -> JSONResponse:
         """200 when the database and Temporal both answer; 503 (problem+json) otherwise."""
         checks: dict[str, str] = {}

@@ -10,6 +10,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dom_workflows.network import Network
+from workers.api.apikeys import KeyCache
 from workers.api.security import PartnerSecrets
 from workers.client import DomClient
 
@@ -22,6 +23,8 @@ class ApiDeps:
     secrets: PartnerSecrets
     # Injected so signature freshness is testable without sleeping.
     clock: Callable[[], float] = field(default=time.time)
+    # Verified API keys, kept a few seconds (apikeys.KEY_CACHE_SECONDS; 0 = always ask the DB).
+    api_keys: KeyCache = field(default_factory=KeyCache)
 
 
 def get_deps(request: Request) -> ApiDeps:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from activities.inventory import schema
 from activities.inventory.ledger import atp_view
 from dom_workflows.inventory.models import AtpView
+from workers.api.auth import requires
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem
 from workers.api.orders import PROBLEMS
@@ -15,7 +16,12 @@ from workers.api.orders import PROBLEMS
 router = APIRouter(tags=["inventory"])
 
 
-@router.get("/v1/inventory/{sku}", response_model=AtpView, responses=PROBLEMS)
+@router.get(
+    "/v1/inventory/{sku}",
+    response_model=AtpView,
+    responses=PROBLEMS,
+    dependencies=[Depends(requires("orders:read"))],
+)
 async def get_inventory(sku: str, deps: ApiDeps = Depends(get_deps)) -> AtpView:
     """ATP = on_hand - reserved - safety_stock, for every node that stocks the SKU."""
     async with deps.engine.connect() as conn:

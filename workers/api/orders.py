@@ -20,6 +20,8 @@ from dom_workflows.order.models import (
     order_workflow_id,
 )
 from workers.api import keys
+from workers.api.apikeys import ApiKey
+from workers.api.auth import check_channel, check_submit_channel, requires
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, ProblemDoc, parse_json, validation_problem
 from workers.client import CancelRefused, OrderNotFound
@@ -150,12 +152,17 @@ def parse_order(data: Any) -> OrderRequest:
     },
 )
 async def submit_order(
-    request: Request, response: Response, deps: ApiDeps = Depends(get_deps)
+    request: Request,
+    response: Response,
+    deps: ApiDeps = Depends(get_deps),
+    key: ApiKey = Depends(requires("orders:write")),
 ) -> Submission:
     """Submit an order. 202 when a workflow was started, 200 when the same order (same
     order_id, or same channel + external_id) already exists. `order_id` may be omitted: it is
-    then derived from channel + external_id."""
+    then derived from channel + external_id. Scope `orders:write`; a key bound to a channel
+    submits only that channel's orders (403)."""
     order = parse_order(parse_json(await request.body()))
+    check_submit_channel(key, order.channel)
     precheck(order)
     order, created = await submit(deps, order)
     return submission(request, response, order.order_id, created)
@@ -172,10 +179,24 @@ async def order_state(deps: ApiDeps, order_id: str) -> OrderState:
         raise Problem(404, "unknown-order", f"order {order_id} does not exist") from None
 
 
+async def own_order(deps: ApiDeps, key: ApiKey, order_id: str) -> None:
+    """404 unless a channel-bound key's channel placed the order (unbound keys: no check)."""
+    if key.channel is not None:
+        state = await order_state(deps, order_id)
+        check_channel(key, state.channel, order_id)
+
+
 @router.get("/v1/orders/{order_id}", response_model=OrderState, responses=PROBLEMS)
-async def get_order(order_id: str, deps: ApiDeps = Depends(get_deps)) -> OrderState:
-    """The order workflow's `state` query: status, lines, shipments, routes, timeline."""
-    return await order_state(deps, order_id)
+async def get_order(
+    order_id: str,
+    deps: ApiDeps = Depends(get_deps),
+    key: ApiKey = Depends(requires("orders:read")),
+) -> OrderState:
+    """The order workflow's `state` query: status, lines, shipments, routes, timeline.
+    Scope `orders:read`; 404 for another channel's order with a channel-bound key."""
+    state = await order_state(deps, order_id)
+    check_channel(key, state.channel, order_id)
+    return state
 
 
 @router.post(
@@ -190,10 +211,14 @@ async def get_order(order_id: str, deps: ApiDeps = Depends(get_deps)) -> OrderSt
     },
 )
 async def cancel_order(
-    order_id: str, request: Request, deps: ApiDeps = Depends(get_deps)
+    order_id: str,
+    request: Request,
+    deps: ApiDeps = Depends(get_deps),
+    key: ApiKey = Depends(requires("ops")),
 ) -> CancelResult:
     """Cancel the whole order (empty body or `lines` omitted) or some units of given lines.
-    409 with the workflow's reason when it cannot be cancelled as asked."""
+    409 with the workflow's reason when it cannot be cancelled as asked. Scope `ops`."""
+    await own_order(deps, key, order_id)
     raw = await request.body()
     try:
         req = CancelRequest.model_validate(parse_json(raw)) if raw.strip() else CancelRequest()

@@ -28,13 +28,15 @@ from dom_workflows.partners.models import (
     order_id_of_shipment,
 )
 from workers.api import keys
+from workers.api.auth import signed
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, parse_json, validation_problem
 from workers.api.orders import PROBLEMS
 from workers.api.security import verified_partner_body
 
 log = logging.getLogger("dom.api.partners")
-router = APIRouter(tags=["partners"])
+# Partner webhooks: the HMAC signature is the credential (checked over the raw body first).
+router = APIRouter(tags=["partners"], dependencies=[signed()])
 
 SIGNED = {
     "parameters": [

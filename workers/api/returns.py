@@ -25,6 +25,8 @@ from dom_workflows.returns.models import (
     ReturnStatus,
 )
 from workers.api import keys
+from workers.api.apikeys import ApiKey
+from workers.api.auth import check_channel, requires, signed
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, parse_model
 from workers.api.orders import PROBLEMS, order_state, valid_order_id
@@ -66,7 +68,11 @@ class ReturnEventReceipt(BaseModel):
     },
 )
 async def open_return(
-    order_id: str, request: Request, response: Response, deps: ApiDeps = Depends(get_deps)
+    order_id: str,
+    request: Request,
+    response: Response,
+    deps: ApiDeps = Depends(get_deps),
+    caller: ApiKey = Depends(requires("ops")),
 ) -> ReturnOpened:
     """Open an RMA for delivered units of an order. 202 with the RMA once the workflow has
     validated it; 404 unknown order; 422 unknown line or invalid body; 409 nothing delivered,
@@ -74,7 +80,8 @@ async def open_return(
     req = parse_model(ReturnRequest, await request.body(), "the return request")
     if not valid_order_id(order_id):
         raise Problem(404, "unknown-order", f"order {order_id[:130]!r} does not exist")
-    await order_state(deps, order_id)  # 404 before any workflow is started
+    order = await order_state(deps, order_id)  # 404 before any workflow is started
+    check_channel(caller, order.channel, order_id)
     # A channel that retries after a lost answer sends the same Idempotency-Key: it gets the
     # RMA the first request opened, never a second one.
     idem = request.headers.get("Idempotency-Key")
@@ -134,9 +141,19 @@ async def return_state(deps: ApiDeps, rma_id: str) -> ReturnState:
 
 
 @router.get("/v1/returns/{rma_id}", response_model=ReturnState, responses=PROBLEMS)
-async def get_return(rma_id: str, deps: ApiDeps = Depends(get_deps)) -> ReturnState:
-    """The ReturnWorkflow's `state` query: lines and grades, label, refunds, timeline."""
-    return await return_state(deps, rma_id)
+async def get_return(
+    rma_id: str,
+    deps: ApiDeps = Depends(get_deps),
+    key: ApiKey = Depends(requires("orders:read")),
+) -> ReturnState:
+    """The ReturnWorkflow's `state` query: lines and grades, label, refunds, timeline.
+    Scope `orders:read`; a channel-bound key sees only returns of its channel's orders."""
+    state = await return_state(deps, rma_id)
+    if key.channel is not None:
+        order = await order_state(deps, state.order_id)
+        if order.channel != key.channel:
+            raise Problem(404, "unknown-return", f"return {rma_id} does not exist")
+    return state
 
 
 @router.post(
@@ -144,6 +161,7 @@ async def get_return(rma_id: str, deps: ApiDeps = Depends(get_deps)) -> ReturnSt
     status_code=202,
     response_model=ReturnEventReceipt,
     responses={200: {"model": ReturnEventReceipt, "description": "already handled"}, **PROBLEMS},
+    dependencies=[signed()],  # the return node's HMAC signature is the credential
     openapi_extra={
         **SIGNED,
         "requestBody": {

@@ -17,6 +17,7 @@ from dom_workflows.channels import shopify
 from dom_workflows.channels.shopify import SkippedLine
 from dom_workflows.order.models import order_workflow_id
 from workers.api import keys
+from workers.api.auth import signed
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, validation_problem
 from workers.api.orders import PROBLEMS, precheck, submit
@@ -37,6 +38,7 @@ class ShopifyReceipt(BaseModel):
 
 @router.post(
     "/v1/channels/shopify/orders",
+    dependencies=[signed()],  # the shop's HMAC signature is the credential
     response_model=ShopifyReceipt,
     status_code=202,
     responses={200: {"model": ShopifyReceipt, "description": "already received"}, **PROBLEMS},
@@ -57,7 +59,7 @@ async def shopify_order(
 ) -> ShopifyReceipt:
     """Shopify `orders/create`. 202 when an order workflow was started, 200 for a repeat.
     Gift cards, items needing no shipping and items without SKU are listed under `skipped`."""
-    shop, body = await verified_shopify_body(request, deps.secrets)
+    shop, body = await verified_shopify_body(request, deps.secrets, deps.clock)
     topic = request.headers.get(shopify.TOPIC_HEADER)
     if topic and topic != shopify.ORDERS_CREATE:
         raise Problem(

@@ -236,6 +236,7 @@ async def start_crash_stack(
     settings = stack.settings
     with contextlib.redirect_stdout(sys.stderr):
         await prepare_database(settings)
+    await stack.new_api_key()
     children: dict[str, int] = {}
     try:
         temporal = start_temporal_child(stack, temporal_port, ui_port)
@@ -587,7 +588,9 @@ async def run_crash(opts: CrashOptions, console: Console) -> dict[str, Any]:
         run = uuid.uuid4().hex[:6].upper()
         t0 = time.perf_counter()
         log = ChaosLog()
-        async with httpx.AsyncClient(base_url=crash.stack.api_url, timeout=30.0) as api:
+        async with httpx.AsyncClient(
+            base_url=crash.stack.api_url, timeout=30.0, headers=crash.stack.api_headers
+        ) as api:
 
             async def submit_all() -> list[str]:
                 tasks = []

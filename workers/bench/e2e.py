@@ -139,6 +139,23 @@ class Stack:
     sim_url: str
     bare_queue: str
     children: dict[str, Child] = field(default_factory=dict)
+    api_key: str | None = None  # an all-scopes key in the stack's database (`new_api_key`)
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    async def new_api_key(self) -> str:
+        """Create the all-scopes key the bench's HTTP clients send (the database is migrated)."""
+        from activities.inventory.db import create_engine
+        from workers.api.apikeys import ALL_SCOPES, create_key
+
+        engine = create_engine(self.settings.database_url)
+        try:
+            _, self.api_key = await create_key(engine, "bench", ALL_SCOPES)
+        finally:
+            await engine.dispose()
+        return self.api_key
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
         log = self.home / f"{name}.log"
@@ -279,6 +296,7 @@ async def start_stack(home: Path, console: Console) -> tuple[Stack, Client]:
     settings = stack.settings
     with contextlib.redirect_stdout(sys.stderr):
         await prepare_database(settings)
+    await stack.new_api_key()
     proc = start_temporal(home, DevOptions(temporal_port=temporal_port, ui_port=ui_port))
     stack.children["temporal"] = Child("temporal", proc, home / "temporal.log")
     try:
@@ -736,7 +754,9 @@ async def run_bench(opts: E2EOptions, console: Console) -> dict[str, Any]:
         stack, client = await start_stack(home, console)
         run = uuid.uuid4().hex[:6].upper()
         limits = httpx.Limits(max_connections=opts.concurrency + 4)
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=60.0, limits=limits) as api:
+        async with httpx.AsyncClient(
+            base_url=stack.api_url, timeout=60.0, limits=limits, headers=stack.api_headers
+        ) as api:
             dom = dom_order(client, api, f"BENCH-{run}")
             bare = bare_workflow(client, stack.bare_queue, f"bench-bare-{run}")
             if opts.warmup:

@@ -38,10 +38,16 @@ class SimConfig(BaseModel):
 
 
 def load_secrets(path: str | Path | None = None) -> dict[str, str]:
-    """Partner id -> webhook secret, the same file the API verifies signatures with."""
+    """Partner id -> webhook secret, the same file the API verifies signatures with. During a
+    rotation (a list, or {"secrets": [...]}) partners sign with the current, first, secret."""
     p = Path(path) if path else PROJECT_ROOT / "examples" / "partners.json"
     data: dict[str, Any] = json.loads(p.read_text())
-    return {str(k): str(v) for k, v in data.get("partners", {}).items()}
+    out: dict[str, str] = {}
+    for k, v in data.get("partners", {}).items():
+        if isinstance(v, dict):
+            v = v.get("secrets") or [""]
+        out[str(k)] = str(v[0] if isinstance(v, list) else v)
+    return out
 
 
 def load_rate_card(path: str | Path | None = None) -> dict[str, Any]:
