@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from dom_workflows.config import Settings
 from dom_workflows.network import Network
-from tests.support.api import SECRETS, Api
+from tests.support.api import SECRETS, Api, api_on
 from tests.support.auth import authorize
 from workers.api.app import ApiDeps, create_app
 from workers.client import DomClient
@@ -38,3 +38,13 @@ async def api(
                 await authorize(http, sqlite_engine)  # every scope, no channel
                 yield Api(http, deps, sqlite_engine, SECRETS)
             assert app.state.unexpected_errors == 0, "a request reached the catch-all 500 handler"
+
+
+@pytest_asyncio.fixture
+async def dev_api(
+    dev_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> AsyncIterator[Api]:
+    """The API on the real dev server, whose visibility lists workflows (GET /v1/orders); the
+    time-skipping server cannot. Other tests' workflows share the server: filter by your own."""
+    async with api_on(dev_env, sqlite_engine, network, task_queue) as api:
+        yield api

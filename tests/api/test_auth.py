@@ -178,6 +178,8 @@ async def test_a_channel_key_submits_and_reads_only_its_own_channel(api: Api) ->
     r = await api.http.post(f"/v1/orders/{web_order}/cancel", headers=as_market)
     assert_problem(r, 404)
     assert (await api.state(web_order)).holds == []
+    r = await api.http.get("/v1/orders", params={"channel": "web"}, headers=as_market)
+    assert_problem(r, 403, "bound to channel 'marketplace'")
     # Unbound keys see every channel.
     assert (await api.http.get("/v1/orders/AUTH-CH-MKT")).status_code == 200
 

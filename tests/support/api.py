@@ -21,6 +21,7 @@ from dom_workflows.config import PROJECT_ROOT, Settings
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderState
 from dom_workflows.partners import signing
+from tests.support.auth import authorize
 from tests.support.until import until
 from workers.api.app import ApiDeps, create_app
 from workers.api.security import PartnerSecrets, load_secrets
@@ -160,5 +161,6 @@ async def api_on(
             app = create_app(deps)
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
             async with httpx.AsyncClient(transport=transport, base_url="http://dom.test") as http:
+                await authorize(http, engine)  # every scope, no channel
                 yield Api(http, deps, engine, SECRETS)
             assert app.state.unexpected_errors == 0, "a request reached the catch-all 500 handler"

@@ -21,7 +21,17 @@ from fastapi.responses import JSONResponse
 from activities.inventory.db import create_engine, migrate
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
-from workers.api import errors, holds, inventory, orders, partners, returns, shopify
+from workers.api import (
+    errors,
+    holds,
+    inventory,
+    openapi,
+    order_list,
+    orders,
+    partners,
+    returns,
+    shopify,
+)
 from workers.api.auth import anonymous, enforce
 from workers.api.call_count import CallCounter
 from workers.api.deps import ApiDeps
@@ -50,11 +60,23 @@ def create_app(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(SecretHeaderMiddleware)
-    for module in (orders, holds, inventory, partners, returns, shopify):
+    for module in (order_list, orders, holds, inventory, partners, returns, shopify):
         app.include_router(module.router)
 
-    @app.get("/healthz", tags=["ops"], dependencies=[anonymous()])
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        dependencies=[anonymous()],
+        responses={
+            503: {
+                "model": errors.ProblemDoc,
+                "content": {errors.PROBLEM_JSON: {}},
+                "description": "the database or Temporal does not answer",
+            }
+        },
+    )
     async def healthz(request: Request) -> JSONResponse:
         """200 when the database and Temporal both answer; 503 (problem+json) otherwise."""
         checks: dict[str, str] = {}

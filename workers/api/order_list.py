@@ -10,6 +10,8 @@ from pydantic import AwareDatetime, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dom_workflows.order.models import OrderStatus
+from workers.api.apikeys import ApiKey
+from workers.api.auth import requires
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, ProblemDoc, validation_problem
 from workers.order_search import (
@@ -41,8 +43,19 @@ async def list_orders_route(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(None, max_length=4096, description="`next_cursor` of a page"),
     deps: ApiDeps = Depends(get_deps),
+    key: ApiKey = Depends(requires("orders:read")),
 ) -> OrderPage:
     """Orders matching every filter given, newest first, from the search attributes alone."""
+    if key.channel is not None:
+        # A channel-bound key lists only its own channel's orders.
+        if channel is not None and channel != key.channel:
+            raise Problem(
+                403,
+                "wrong-channel",
+                f"API key {key.name!r} is bound to channel {key.channel!r} and cannot list "
+                f"channel {channel!r}",
+            )
+        channel = key.channel
     try:
         filters = OrderFilters(
             status=status or [],
