@@ -87,7 +87,11 @@ def check_lines(order: OrderRequest) -> list[str]:
     if not order.lines:
         problems.append("the order has no lines")
     seen: set[str] = set()
-    currencies = {ln.unit_price.currency for ln in order.lines}
+    amounts = [ln.unit_price for ln in order.lines]
+    amounts += [m for ln in order.lines for m in (ln.discount, ln.tax) if m is not None]
+    totals = (order.paid, order.shipping, order.tax_total, order.discount_total, order.grand_total)
+    amounts += [m for m in totals if m is not None]
+    currencies = {m.currency for m in amounts}
     if len(currencies) > 1:
         problems.append(f"lines mix currencies {sorted(currencies)}")
     for ln in order.lines:
@@ -98,6 +102,11 @@ def check_lines(order: OrderRequest) -> list[str]:
             problems.append(f"line {ln.line_id}: quantity must be at least 1, got {ln.qty}")
         if ln.unit_price.amount < 0:
             problems.append(f"line {ln.line_id}: unit price is negative")
+        for what, m in (("discount", ln.discount), ("tax", ln.tax)):
+            if m is not None and m.amount < 0:
+                problems.append(f"line {ln.line_id}: {what} is negative")
+        if ln.discount is not None and ln.discount.amount > ln.unit_price.times(ln.qty).amount:
+            problems.append(f"line {ln.line_id}: discount {ln.discount} exceeds the line's price")
     if order.delivery == "pickup" and not order.pickup_node:
         problems.append("a pickup order needs pickup_node")
     return problems

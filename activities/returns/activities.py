@@ -148,6 +148,7 @@ class ReturnActivities:
 
         node_id = policy.return_node or delivered[0].node
         node = self.network.node(node_id)
+        order_lines = {ln.line_id: ln for ln in order.lines}
         lines = [
             OpenedLine(
                 line_id=r.line_id,
@@ -157,6 +158,7 @@ class ReturnActivities:
                 reason=r.reason,
                 window_closes=closes[r.line_id],
                 allocations=allocations[r.line_id],
+                order_line=order_lines.get(r.line_id),
             )
             for r in req.request.lines
         ]
@@ -181,6 +183,7 @@ class ReturnActivities:
             lines=lines,
             exchange=req.request.exchange,
             exchange_lines=req.request.exchange_lines,
+            payment_mode=order.payment_mode,
             partners=ReturnPartners(
                 refunds=self.partners.payments, return_labels=self.partners.carrier_labels
             ),

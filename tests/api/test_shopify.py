@@ -60,7 +60,11 @@ async def test_signed_sample_webhook_becomes_a_running_order_workflow(api: Api) 
     assert doc["workflow_id"] == f"order-{oid}"
     state = await api.instructed(oid)
     assert state.channel == "shopify" and [ln.sku for ln in state.lines] == DEMO_SKUS
-    assert str(state.order_value.amount) == "369.97"
+    # The goods after Shopify's 20.00 discount (total_price 359.97 less 10.00 shipping).
+    assert str(state.order_value.amount) == "349.97"
+    # Shopify took the money: the DOM records it and never charges the order again.
+    assert state.payment is not None and state.payment.status == "paid_at_channel"
+    assert str(state.payment.captured.amount) == "359.97" and state.payment.authorization_id is None
     assert (await api.deps.dom.handle(oid).describe()).status == WorkflowExecutionStatus.RUNNING
     # Shopify redelivers the same webhook: 200 and the same order.
     again = await post(api, data, webhook_id=webhook_id)

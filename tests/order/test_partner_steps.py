@@ -17,11 +17,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import ledger, schema
 from dom_workflows.config import Settings
+from dom_workflows.money import Money
 from dom_workflows.network import Network, SkuConfig
 from dom_workflows.order import search_attributes as attrs
 from dom_workflows.order.models import (
     CancelLine,
     CancelRequest,
+    OrderRequest,
     OrderStatus,
     PaymentUpdate,
     ShipmentStatus,
@@ -108,6 +110,70 @@ async def test_authorize_capture_per_shipment_and_void_the_cancelled_part(
     assert subjects.get(f"capture:{sid}") == 1
     assert sum(1 for s in subjects if s.startswith("void:")) == 1
     no_duplicates(live_sim)
+
+
+def discounted(order: OrderRequest, **update: Any) -> OrderRequest:
+    """Each line (2 x 50.00) with 10.00 off and 5.40 tax: 95.40, 47.70 a unit."""
+    lines = [
+        ln.model_copy(update={"discount": usd("10.00"), "tax": usd("5.40")}) for ln in order.lines
+    ]
+    return order.model_copy(update={"lines": lines, **update})
+
+
+def usd(amount: str) -> Money:
+    return Money(amount=Decimal(amount), currency="USD")
+
+
+async def test_discounts_and_tax_are_authorized_captured_and_given_back_at_the_net_price(
+    partnered: OrderHarness, live_sim: LiveSim
+) -> None:
+    handle = await partnered.start(discounted(make_order([("TEE-MERINO-M", 2)])))
+    state = await partnered.instructed(handle)
+    assert state.order_value == usd("95.40")
+    assert state.payment and state.payment.authorized == usd("95.40")
+    result = await handle.execute_update(
+        OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=1)])
+    )
+    assert result.amount_not_charged == usd("47.70")  # the line's net unit price, tax included
+    sid = state.shipments[0].shipment_id
+    await partnered.event(handle, sid, "shipped", carrier="UPS", tracking="1Z")
+    await partnered.event(handle, sid, "delivered")
+    await handle.result()
+    pay = (await partnered.state(handle)).payment
+    assert pay is not None and (pay.captured, pay.released) == (usd("47.70"), usd("47.70"))
+    no_duplicates(live_sim)
+
+
+async def test_an_order_paid_at_the_channel_is_recorded_and_never_charged_again(
+    partnered: OrderHarness, live_sim: LiveSim
+) -> None:
+    order = discounted(
+        make_order([("TEE-MERINO-M", 2)]),
+        channel="shopify",
+        payment_mode="channel",
+        paid=usd("105.40"),  # the goods plus 10.00 shipping
+    )
+    handle = await partnered.start(order)
+    state = await partnered.instructed(handle)
+    pay = state.payment
+    assert pay is not None and pay.status == "paid_at_channel"
+    assert (pay.captured, pay.authorized, pay.authorization_id) == (usd("105.40"), usd("0"), None)
+    assert [e.kind for e in state.timeline].count("paid-at-channel") == 1
+    result = await handle.execute_update(
+        OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=1)])
+    )
+    assert result.amount_not_charged == usd("47.70")
+    sid = state.shipments[0].shipment_id
+    await partnered.event(handle, sid, "shipped", carrier="UPS", tracking="1Z")
+    await partnered.event(handle, sid, "delivered")
+    assert (await handle.result()).status == OrderStatus.COMPLETED
+    final = await partnered.state(handle)
+    assert final.payment == pay and final.shipments[0].capture_id is None
+    # The payment provider never heard of the order: no authorize, capture or void.
+    subjects = live_sim.effects()["by_subject"]
+    assert f"authorize:{order.order_id}" not in subjects
+    assert f"capture:{sid}" not in subjects
+    assert not any(s.startswith("void:") for s in subjects)
 
 
 async def test_a_declined_payment_holds_the_order_until_a_new_method_works(

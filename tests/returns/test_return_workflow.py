@@ -18,7 +18,9 @@ from activities.inventory import ledger, schema
 from activities.returns import store
 from dom_workflows.backorder.models import waitlist_workflow_id
 from dom_workflows.backorder.workflows import SkuWaitlistWorkflow
+from dom_workflows.money import Money
 from dom_workflows.network import Network, SkuConfig
+from dom_workflows.order.models import OrderRequest
 from dom_workflows.returns.models import (
     ExchangeLine,
     ReceivedUnits,
@@ -244,6 +246,64 @@ async def test_without_a_payment_provider_the_refund_is_escalated_for_a_person(
     final = await r.dom.return_status(rma)
     assert final.label is None and any("refunded manually" in e for e in final.escalations)
     assert [m.kind for m in await r.movements(f"{rma}:1")] == ["restock"]
+
+
+def discounted(order: OrderRequest, **update: object) -> OrderRequest:
+    """Each line (n x 50.00) with 10.00 off and 5.40 tax: for 2 units 95.40, 47.70 a unit."""
+    lines = [
+        ln.model_copy(update={"discount": usd("10.00"), "tax": usd("5.40")}) for ln in order.lines
+    ]
+    return order.model_copy(update={"lines": lines, **update})
+
+
+def usd(amount: str) -> Money:
+    return Money(amount=Decimal(amount), currency="USD")
+
+
+async def test_a_return_refunds_the_line_net_price_tax_included(
+    returns: Returns, live_sim: LiveSim
+) -> None:
+    order = discounted(make_order([("BOOT-HIKE-9", 2)]))
+    [sh] = (await returns.deliver(order)).shipments
+    assert sh.captured == usd("95.40")
+    rma = (await returns.dom.create_return(order.order_id, request(("1", 1)))).rma_id
+    await returns.dom.report_return_received(rma, receipt(rma, ("1", 1, "resell")))
+    result = await returns.result(rma)
+    assert result.status == ReturnStatus.REFUNDED and result.refunded == usd("47.70")
+    assert live_sim.sim.payments.captures[sh.capture_id or ""].refunded == usd("47.70")
+
+
+async def test_an_order_paid_at_the_channel_is_refunded_by_the_channel_not_the_provider(
+    returns: Returns, live_sim: LiveSim
+) -> None:
+    order = discounted(
+        make_order([("BOOT-HIKE-9", 2)]),
+        channel="shopify",
+        payment_mode="channel",
+        paid=usd("105.40"),
+    )
+    delivered = await returns.deliver(order)
+    assert delivered.payment is not None and delivered.payment.status == "paid_at_channel"
+    rma = (await returns.dom.create_return(order.order_id, request(("1", 1)))).rma_id
+    await returns.dom.report_return_received(rma, receipt(rma, ("1", 1, "resell")))
+    result = await returns.result(rma)
+    assert result.status == ReturnStatus.REFUND_AT_CHANNEL
+    assert result.refunded is None and result.manual_refund is None
+    final = await returns.dom.return_status(rma)
+    [record] = final.refunds
+    assert (record.status, record.amount, record.capture_id) == (
+        "to_refund_at_channel",
+        usd("47.70"),
+        None,
+    )
+    assert [e.message for e in final.timeline if e.kind == "refund-at-channel"] == [
+        "47.70 USD to be refunded by shopify"
+    ]
+    assert any("to be refunded at shopify" in e for e in final.escalations)
+    assert [m.kind for m in await returns.movements(f"{rma}:1")] == ["restock"]
+    # Nothing went to the payment provider: it never had the order's money.
+    subjects = live_sim.effects()["by_subject"]
+    assert not any(s.startswith(("refund:", "capture:", "authorize:")) for s in subjects)
 
 
 # ----------------------------------------------------------------- restocks wake backorders

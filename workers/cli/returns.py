@@ -85,7 +85,10 @@ def render(st: ReturnState) -> None:
     if st.label:
         console.print(f"label: {st.label.carrier} {st.label.tracking} {st.label.label_url}")
     for r in st.refunds:
-        console.print(f"refund {r.refund_id}: {r.amount} on capture {r.capture_id}")
+        if r.status == "to_refund_at_channel":
+            console.print(f"[yellow]to refund at the channel:[/yellow] {r.amount}")
+        else:
+            console.print(f"refund {r.refund_id}: {r.amount} on capture {r.capture_id}")
     if st.manual_refund:
         console.print(f"[yellow]to refund manually:[/yellow] {st.manual_refund}")
     if st.exchange_order_id:
