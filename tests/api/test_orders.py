@@ -193,3 +193,27 @@ async def test_health_routes_and_methods(api: Api) -> None:
     ):
         assert path in spec["paths"], path
     assert (await api.http.get("/docs")).status_code == 200
+
+
+async def test_an_order_read_carries_where_it_goes_who_bought_it_and_its_money(api: Api) -> None:
+    body = order_body(
+        external_id="EXT-77",
+        tags=["gift"],
+        customer={"id": "C-9", "tier": "vip", "email": "ann@example.com"},
+        shipping={"amount": "5.00", "currency": "USD"},
+        tax_total={"amount": "4.40", "currency": "USD"},
+        grand_total={"amount": "59.40", "currency": "USD"},
+    )
+    assert (await api.http.post("/v1/orders", json=body)).status_code == 202
+    await api.instructed(body["order_id"])
+    got = (await api.http.get(f"/v1/orders/{body['order_id']}")).json()
+    assert got["external_id"] == "EXT-77" and got["tags"] == ["gift"]
+    assert got["customer_email"] == "ann@example.com" and got["payment_mode"] == "dom"
+    assert got["ship_to"]["zip"] == "10118" and got["ship_to"]["city"] == "New York"
+    assert got["totals"] == {
+        "goods": {"amount": "50.00", "currency": "USD"},
+        "discounts": None,
+        "tax": {"amount": "4.40", "currency": "USD"},
+        "shipping": {"amount": "5.00", "currency": "USD"},
+        "grand_total": {"amount": "59.40", "currency": "USD"},
+    }

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         OrderRequest,
         OrderState,
         OrderStatus,
+        OrderTotals,
         TimelineEvent,
         order_workflow_id,
     )
@@ -34,6 +35,20 @@ class OrderBook:
             customer_id=order.customer.id,
             customer_tier=order.customer.tier,
             order_value=value,
+            external_id=order.external_id,
+            customer_email=order.customer.email,
+            ship_to=order.ship_to,
+            delivery=order.delivery,
+            pickup_node=order.pickup_node,
+            tags=list(order.tags),
+            payment_mode=order.payment_mode,
+            totals=OrderTotals(
+                goods=value,
+                discounts=order.discount_total,
+                tax=order.tax_total,
+                shipping=order.shipping,
+                grand_total=order.grand_total,
+            ),
             lines=[
                 LineState(line_id=ln.line_id, sku=ln.sku, qty=ln.qty, unit_price=ln.unit_price)
                 for ln in order.lines

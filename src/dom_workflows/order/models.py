@@ -253,6 +253,16 @@ class RouteSummary(BaseModel):
     backordered: list[ShipmentLine] = Field(default_factory=list)
 
 
+class OrderTotals(BaseModel):
+    """The order's money as the channel stated it; absent figures are unknown, not zero."""
+
+    goods: Money  # the lines after their discounts, tax included (OrderRequest.value())
+    discounts: Money | None = None
+    tax: Money | None = None
+    shipping: Money | None = None
+    grand_total: Money | None = None
+
+
 class OrderState(BaseModel):
     """The whole story of an order, as the `state` query returns it."""
 
@@ -263,6 +273,14 @@ class OrderState(BaseModel):
     customer_id: str
     customer_tier: str
     order_value: Money
+    external_id: str | None = None
+    customer_email: str | None = None
+    ship_to: Address | None = None
+    delivery: Literal["ship", "pickup"] = "ship"
+    pickup_node: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    payment_mode: PaymentMode = "dom"
+    totals: OrderTotals | None = None
     lines: list[LineState]
     shipments: list[Shipment] = Field(default_factory=list)
     routes: list[RouteSummary] = Field(default_factory=list)
