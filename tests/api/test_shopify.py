@@ -98,10 +98,6 @@ async def test_bad_payloads_with_a_valid_hmac_are_422(api: Api) -> None:
     assert_problem(await post(api, b"{not json"), 422, "not valid JSON")
     assert_problem(await post(api, {"hello": "world"}), 422, "id", "Field required")
     assert_problem(await post(api, demo_payload(), topic="orders/paid"), 422, "orders/paid")
-    no_sku = demo_payload()
-    for item in no_sku["line_items"]:
-        item["sku"] = None
-    assert_problem(await post(api, no_sku), 422, "no line item can be sourced")
     bad_qty = demo_payload()
     bad_qty["line_items"][0]["quantity"] = 10**7
     assert_problem(await post(api, bad_qty), 422, "exceeds the limit")
@@ -129,3 +125,37 @@ async def test_skipped_lines_are_in_the_answer_and_on_the_order(api: Api) -> Non
     assert skipped["reason"] == "no_sku" and skipped["title"] == "Coffee table"
     state = await api.instructed(r.json()["order_id"])
     assert [ln.sku for ln in state.lines] == DEMO_SKUS[:2]
+
+
+async def test_an_authentic_order_that_cannot_be_fulfilled_is_taken_and_held_for_review(
+    api: Api,
+) -> None:
+    """Shopify has charged it: a 200 (never a 422 Shopify would retry), an order on a review
+    hold with the reason, nothing reserved; ops can cancel it."""
+    unknown = demo_payload()
+    unknown["line_items"][0]["sku"] = "NO-SUCH-SKU"
+    no_address = demo_payload()
+    no_address["shipping_address"] = None
+    no_sku = demo_payload()
+    for item in no_sku["line_items"]:
+        item["sku"] = None
+    for data, why in [
+        (unknown, "unknown SKU 'NO-SUCH-SKU'"),
+        (no_address, "ship_to address is missing"),
+        (no_sku, "the order has no lines"),
+    ]:
+        r = await post(api, data)
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert doc["status"] == "on_hold" and any(why in p for p in doc["problems"]), doc
+        state = await api.until(doc["order_id"], lambda s: bool(s.holds), "the review hold")
+        [hold] = state.holds
+        assert hold.kind == "review" and why in hold.reason and state.shipments == []
+        assert state.status == "on_hold"
+    # Ops cancel the first: it ends cancelled, having reserved nothing.
+    oid = f"shopify-{unknown['id']}"
+    assert (
+        await api.http.post(f"/v1/orders/{oid}/cancel", json={"reason": "bad sku"})
+    ).status_code == 200
+    state = await api.until(oid, lambda s: s.status == "cancelled", "cancelled")
+    assert state.routes == []

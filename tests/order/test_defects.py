@@ -572,3 +572,34 @@ async def test_the_node_request_leaves_only_after_the_decision_is_in_the_history
     assert (
         route_marker.marker_recorded_event_attributes.workflow_task_completed_event_id <= decided_in
     )
+
+
+# ----------------------------------------------------------------- held as received
+async def test_an_order_held_as_received_is_cancelled_when_its_review_hold_times_out(
+    harness: OrderHarness, sqlite_engine: AsyncEngine
+) -> None:
+    order = make_order([("NO-SUCH-SKU", 1)]).model_copy(update={"hold_if_invalid": True})
+    handle = await harness.start(order)
+    state = await harness.until(handle, lambda s: bool(s.holds), "the review hold")
+    assert [h.kind for h in state.holds] == ["review"]
+    assert "unknown SKU 'NO-SUCH-SKU'" in state.holds[0].reason
+    await harness.env.sleep(timedelta(days=2, minutes=1))  # the policy's hold timeout
+    result = await handle.result()
+    assert result.status == OrderStatus.CANCELLED
+    assert await ledger.reservations_of(sqlite_engine, order.order_id) == []
+    async with sqlite_engine.connect() as conn:
+        closed = await conn.execute(
+            sa.select(schema.order_closures.c.status).where(
+                schema.order_closures.c.order_id == order.order_id
+            )
+        )
+        assert closed.scalar_one() == "cancelled"
+
+
+async def test_an_invalid_order_without_hold_if_invalid_fails_at_once(
+    harness: OrderHarness,
+) -> None:
+    handle = await harness.start(make_order([("NO-SUCH-SKU", 1)]))
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert (await harness.state(handle)).holds == []

@@ -54,10 +54,6 @@ class BadShopifySignature(Exception):
     """The webhook's HMAC is missing or does not match the body."""
 
 
-class UnmappableShopifyOrder(ValueError):
-    """The payload is a well-formed Shopify order that still cannot become a DOM order."""
-
-
 def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
@@ -361,7 +357,8 @@ def _address(a: ShopifyAddress | None) -> Address | None:
 
 def map_order(payload: Any, *, payment_mode: PaymentMode = PAYMENT_MODE) -> MappedOrder:
     """Map a Shopify `orders/create` payload. Raises pydantic.ValidationError for a payload that
-    is not a Shopify order and UnmappableShopifyOrder for one the DOM cannot take."""
+    is not a Shopify order; an order the DOM cannot fulfil as received is still mapped (with
+    `hold_if_invalid`), so the workflow holds it for review."""
     so = ShopifyOrder.model_validate(payload)
     money = order_money(so)
     lines: list[OrderLine] = []
@@ -390,21 +387,13 @@ def map_order(payload: Any, *, payment_mode: PaymentMode = PAYMENT_MODE) -> Mapp
                 tax_included=so.taxes_included,
             )
         )
-    if not lines:
-        unsourceable = [s for s in skipped if s.reason == "no_sku"]
-        if unsourceable:
-            raise UnmappableShopifyOrder(
-                f"Shopify order {so.id}: no line item can be sourced; "
-                + "; ".join(
-                    f"line item {s.line_item_id} ({s.title}): {s.detail}" for s in unsourceable
-                )
-            )
-        return MappedOrder(order=None, skipped=skipped)
+    unsourceable = [s for s in skipped if s.reason == "no_sku"]
+    if not lines and not unsourceable:
+        return MappedOrder(order=None, skipped=skipped)  # gift cards and digital items only
+    # Shopify has taken the order and the money: what the DOM cannot fulfil as received (no
+    # sourceable line, no shipping address, an unknown SKU or ZIP) becomes an order on a review
+    # hold with the reason, never a refusal Shopify would retry.
     ship_to = _address(so.shipping_address)
-    if ship_to is None:
-        raise UnmappableShopifyOrder(
-            f"Shopify order {so.id} has {len(lines)} line items to ship but no shipping_address"
-        )
     tags = ["shopify", *_split_tags(so.tags)]
     if any(s.reason == "no_sku" for s in skipped):
         tags.append("needs-review")
@@ -433,6 +422,7 @@ def map_order(payload: Any, *, payment_mode: PaymentMode = PAYMENT_MODE) -> Mapp
         # Shopify charges the customer (total_price) at checkout; with payment_mode `channel`
         # the DOM records that and never charges it again.
         paid=money.grand_total if payment_mode == "channel" else None,
+        hold_if_invalid=True,
         shipping=money.shipping,
         tax_total=money.tax_total,
         discount_total=money.discount_total,

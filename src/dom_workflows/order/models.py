@@ -83,6 +83,9 @@ class OrderRequest(BaseModel):
     # DOM records it, never charges it, and leaves refunds to the channel as events to act on.
     payment_mode: PaymentMode = "dom"
     paid: Money | None = None  # what the channel collected (payment_mode `channel`)
+    # The channel has taken the order (and maybe the money): one that cannot be fulfilled as
+    # received waits on a review hold with the reason instead of failing.
+    hold_if_invalid: bool = False
     # The channel's order totals, carried as given (order currency; absent = unknown):
     # grand_total = sum of line net() + shipping + tax_total (tax_total covers lines and
     # shipping; unless taxes are included in the prices).
@@ -140,7 +143,7 @@ class PaymentUpdate(BaseModel):
     payment_token: str = Field(min_length=1, max_length=200)
 
 
-HoldKind = Literal["fraud", "payment", "manual", "consolidation"]
+HoldKind = Literal["fraud", "payment", "manual", "consolidation", "review"]
 
 
 class Hold(BaseModel):

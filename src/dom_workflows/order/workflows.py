@@ -17,12 +17,9 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
-from dom_workflows.common.retry import DATABASE
-
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
-    from activities.order.activities import OrderActivities
     from dom_workflows.backorder.models import StockAvailable
     from dom_workflows.common import errors
     from dom_workflows.common.errors import failure_cause
@@ -58,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.order.payments import Payments
     from dom_workflows.order.routing import Routing
     from dom_workflows.order.undo import Undo
+    from dom_workflows.order.validation import Validation
     from dom_workflows.routing.errors import describe_validation_error
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
@@ -90,6 +88,8 @@ class OrderWorkflow:
         self._consolidation = Consolidation(book)
         self._cancellation = Cancellation(book, self._undo, self._backorders)
         self._closing = Closing(book, self._undo, self._payments)
+        self._validation = Validation(book, self._holds)
+        self._holds.on_timeout(self._cancel_everything)
         self._routing: Routing | None = None  # once validated
         self._partners = PartnerSetup()
         self._seen_events: dict[str, None] = {}
@@ -110,23 +110,15 @@ class OrderWorkflow:
         )
         book.refresh()
         try:
-            valid = await workflow.execute_local_activity_method(
-                OrderActivities.validate_order,
-                order,
-                **DATABASE,
-                summary=f"validate {count(len(order.lines), 'line')} and geocode the ship-to address",
-            )
-        except FAILURES as e:
-            book.stop(OrderStatus.FAILED, failure_cause(e))
-            raise ApplicationError(
-                failure_cause(e), type=errors.INVALID_ORDER, non_retryable=True
-            ) from None
+            valid = await self._validation.validated(order)
         except asyncio.CancelledError:  # nothing is reserved yet: nothing to undo
             book.stop(OrderStatus.CANCELLED, "the workflow was cancelled from Temporal")
             raise
+        if valid is None:  # held as received, then cancelled: nothing was reserved
+            await self._closing.close_books()
+            return self._result()
         book.policy, self._partners = valid.policy, valid.partners
         self._routing = Routing(book, valid, self._backorders, self._cancellation, self._undo)
-        self._holds.on_timeout(self._cancel_everything)
         book.event("validated", f"valid; ship-to state {valid.ship_to_state}")
         if valid.review_reason:
             self._holds.place("fraud", valid.review_reason)
@@ -146,7 +138,10 @@ class OrderWorkflow:
         self._closing.finish()
         await self._payments.close(f"order {book.state.status.value}")
         await self._closing.close_books()
-        st = book.state
+        return self._result()
+
+    def _result(self) -> OrderResult:
+        st = self._book.state
         return OrderResult(
             order_id=st.order_id,
             status=st.status,
@@ -244,8 +239,12 @@ class OrderWorkflow:
     async def _cancel_everything(self, reason: str) -> None:
         await self._settled_lock()
         try:
-            if (plan := self._cancellation.everything()) and not self._book.terminal():
+            if self._book.terminal():
+                return
+            if plan := self._cancellation.everything():
                 await self._cancellation.cancel(plan, reason, "hold timeout")
+            elif self._routing is None:  # held as received with nothing to cancel
+                self._book.stop(OrderStatus.CANCELLED, reason)
         finally:
             self._lock.release()
 
