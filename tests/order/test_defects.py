@@ -603,3 +603,24 @@ async def test_an_invalid_order_without_hold_if_invalid_fails_at_once(
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     assert (await harness.state(handle)).holds == []
+
+
+async def test_cancelled_units_of_an_order_paid_at_its_channel_are_refunded_there(
+    harness: OrderHarness,
+) -> None:
+    order = make_order([("TEE-MERINO-M", 2)]).model_copy(
+        update={"payment_mode": "channel", "channel": "shopify"}
+    )
+    handle = await harness.start(order)
+    await harness.instructed(handle)
+    result = await handle.execute_update(
+        OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=1)])
+    )
+    assert str(result.amount_not_charged.amount) == "50.00"
+    state = await harness.state(handle)
+    assert state.payment is not None and state.payment.status == "paid_at_channel"
+    assert str(state.payment.refunded.amount) == "50.00"
+    assert timeline_count(state, "refund-at-channel") == 1
+    assert [e for e in state.escalations if "refund it there" in e] == [
+        "50.00 USD of cancelled units was paid at shopify: refund it there"
+    ]

@@ -87,6 +87,23 @@ class Payments:
         self._book.event("authorized", f"{auth.amount} authorized ({auth.authorization_id})")
         return True
 
+    def units_cancelled(self, lines: list[ShipmentLine]) -> Money:
+        """What the cancelled units were worth. The DOM's own authorization gives it back when
+        the order ends; an order paid at its channel is refunded by the channel, so the channel
+        is told (an escalation ops forward, a `refund-at-channel` timeline entry)."""
+        value = self.value_of_lines(lines)
+        if self._book.order.payment_mode == "channel" and value.amount > 0:
+            pay = self._book.state.payment
+            if pay is not None:
+                pay.refunded = pay.refunded + value
+            self._book.event(
+                "refund-at-channel", f"{value} to refund at {self._book.order.channel}"
+            )
+            self._book.escalate(
+                f"{value} of cancelled units was paid at {self._book.order.channel}: refund it there"
+            )
+        return value
+
     def value_of_lines(self, lines: list[ShipmentLine]) -> Money:
         """Units' worth: each line's net price, tax included, pro rata (OrderLine.value_of)."""
         by_id = {ln.line_id: ln for ln in self._book.order.lines}

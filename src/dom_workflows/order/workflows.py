@@ -306,7 +306,7 @@ class OrderWorkflow:
             cancelled=cancelled,
             released_units=released,
             order_status=self._book.state.status,
-            amount_not_charged=self._payments.value_of_lines(cancelled),
+            amount_not_charged=self._payments.units_cancelled(cancelled),
         )
 
     @cancel.validator
