@@ -68,7 +68,32 @@ async def invalid_order(h: OrderHarness) -> WorkflowHandle[Any, Any]:
     return handle
 
 
+async def held_as_received_then_cancelled(h: OrderHarness) -> WorkflowHandle[Any, Any]:
+    order = make_order([("NO-SUCH-SKU", 1)], order_id="REC-REVIEW")
+    handle = await h.start(order.model_copy(update={"hold_if_invalid": True}))
+    await h.until(handle, lambda s: bool(s.holds), "the review hold")
+    await handle.execute_update(OrderWorkflow.cancel, CancelRequest(reason="unknown SKU"))
+    await handle.result()
+    return handle
+
+
+async def paid_at_channel_partly_cancelled(h: OrderHarness) -> WorkflowHandle[Any, Any]:
+    order = make_order([("TEE-MERINO-M", 2)], order_id="REC-CHANNEL")
+    handle = await h.start(order.model_copy(update={"payment_mode": "channel", "channel": "shop"}))
+    state = await h.instructed(handle)
+    await handle.execute_update(
+        OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=1)])
+    )
+    sid = state.shipments[0].shipment_id
+    await h.event(handle, sid, "shipped", carrier="UPS", tracking="1Z2")
+    await h.event(handle, sid, "delivered")
+    await handle.result()
+    return handle
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "order_held_as_received_then_cancelled": held_as_received_then_cancelled,
+    "order_paid_at_channel_partly_cancelled": paid_at_channel_partly_cancelled,
     "order_happy_path_two_nodes": happy_path_two_nodes,
     "order_sla_timeouts_then_backorder": sla_timeouts_then_backorder,
     "order_rejection_reroute": rejection_reroute,
