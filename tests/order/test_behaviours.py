@@ -6,6 +6,7 @@ the query and the Escalated search attribute."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -36,6 +37,7 @@ from dom_workflows.order.models import (
 from dom_workflows.order.workflows import OrderWorkflow
 from tests.support.harness import OrderHarness, make_order, order_harness, replace_activity
 from tests.support.sim import LiveSim
+from tests.support.until import until
 from workers.worker import WORKFLOWS, client_activities, dependencies
 
 
@@ -237,6 +239,32 @@ async def test_a_node_unreachable_beyond_the_give_up_is_released_and_rerouted(
         )
         await assert_moved_off_the_unreachable_node(h, order.order_id, state, tried, "")
         assert tried.count(tried[0]) > 1  # retried, then given up
+
+
+async def test_undoing_an_order_stops_retrying_a_node_that_cannot_be_reached(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    """The saga does not wait out the node's give-up: the request's retries stop at once."""
+    down = ApplicationError("connection refused", type="NodeUnavailable")  # retryable
+    async with instruct_fails_for_the_first_node(
+        time_env, sqlite_engine, network, task_queue, down
+    ) as (h, tried):
+        order = make_order([("TEE-MERINO-M", 1)])
+        handle = await h.start(order)
+        await until(lambda: asyncio.sleep(0, len(tried)), lambda n: n >= 2, "two tries")
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as err:
+            await handle.result()
+        assert isinstance(err.value.cause, CancelledError)
+        tries = len(tried)
+        state = await h.state(handle)
+    assert state.status == OrderStatus.CANCELLED
+    assert tries <= 4  # not the dozen-odd tries of the 30-minute give-up
+    assert await ledger.reservations_of(sqlite_engine, order.order_id) != []  # it had reserved
+    assert all(
+        r["status"] == "released"
+        for r in await ledger.reservations_of(sqlite_engine, order.order_id)
+    )
 
 
 # ----------------------------------------------------------------- (e) shipped after cancel
