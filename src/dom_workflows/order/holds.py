@@ -5,8 +5,7 @@ released; past the policy's hold timeout it is cancelled with full compensation.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 
@@ -47,21 +46,6 @@ class Holds:
             self._book.event("hold-released", f"{h.kind} hold released by {by}: {note}")
         self._book.refresh()
         return released
-
-    @asynccontextmanager
-    async def unheld(self) -> AsyncIterator[None]:
-        """The order's lock, taken only while no hold is on. A hold that lands while this
-        waits for the lock (or for anything else) is seen here, before any effect."""
-        while True:
-            await workflow.wait_condition(lambda: not self.held or self._book.terminal())
-            await self._lock.acquire()
-            if not self.held or self._book.terminal():
-                break
-            self._lock.release()
-        try:
-            yield
-        finally:
-            self._lock.release()
 
     async def clear_to_start(self) -> None:
         """Return at a moment when no hold is on (or the order has ended) and no step holds

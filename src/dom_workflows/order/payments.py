@@ -113,7 +113,7 @@ class Payments:
         )
 
     async def capture(self, sh: Shipment) -> None:
-        """Charge what shipped. The caller holds the order unheld: no capture while held."""
+        """Charge what shipped. The caller starts it only while no hold is on."""
         pay = self._book.state.payment
         if not self._on or pay is None or pay.authorization_id is None or sh.capture_id:
             return
