@@ -102,6 +102,11 @@ def bench_routing(
         json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
+# Options the stack benchmarks share.
+FiguresFile = Annotated[Path | None, typer.Option("--json", help="Also write the figures here.")]
+KeepTempDir = Annotated[bool, typer.Option("--keep", help="Keep the temp dir (logs, databases).")]
+
+
 def bench_e2e(
     orders: Annotated[
         int, typer.Option("--orders", min=1, help="Orders (and bare workflows).")
@@ -112,12 +117,8 @@ def bench_e2e(
     warmup: Annotated[
         int, typer.Option("--warmup", min=0, help="Uncounted warm-up runs of each kind.")
     ] = 5,
-    json_file: Annotated[
-        Path | None, typer.Option("--json", help="Also write the figures here.")
-    ] = None,
-    keep: Annotated[
-        bool, typer.Option("--keep", help="Keep the temp dir (logs, databases).")
-    ] = False,
+    json_file: FiguresFile = None,
+    keep: KeepTempDir = False,
 ) -> None:
     """N orders through the real path (API -> worker -> simulated partners -> signed webhooks ->
     API -> signals) next to N bare Temporal workflows, on a dev server with SQLite files."""
@@ -146,12 +147,8 @@ def bench_crash(
     settle: Annotated[
         float, typer.Option("--settle", min=1, help="Seconds orders may take to close after.")
     ] = 300.0,
-    json_file: Annotated[
-        Path | None, typer.Option("--json", help="Also write the figures here.")
-    ] = None,
-    keep: Annotated[
-        bool, typer.Option("--keep", help="Keep the temp dir (logs, databases).")
-    ] = False,
+    json_file: FiguresFile = None,
+    keep: KeepTempDir = False,
 ) -> None:
     """Orders through the full stack while the worker is SIGKILLed and the dev server killed and
     restarted (SQLite); then every order is audited: completed or stuck, workflow task failures
