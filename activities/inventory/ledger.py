@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from activities.inventory import schema
+from activities.inventory import availability, schema
 from activities.inventory.db import is_sqlite, utcnow
 from dom_workflows.common.models import ShipmentLine
 from dom_workflows.inventory.models import (
@@ -150,6 +150,9 @@ async def _movement(
             note=note[:500],
         )
     )
+    # Every position change writes a movement, so this is the one place that keeps the SKU's
+    # version (promise cache) and the availability change feed current.
+    await availability.touch(conn, [sku], kind)
 
 
 async def claim_key(conn: AsyncConnection, key: str, kind: str) -> bool:

@@ -1,6 +1,6 @@
 """The DOM database: network, inventory positions, reservations and the append-only movement ledger.
 
-ATP = on_hand - reserved - safety_stock. Every change to on_hand or reserved writes a movement row
+ATP = on_hand - reserved - held - safety_stock (`held`: units in shopping carts, 0005). Every change to on_hand or reserved writes a movement row
 that says why, so the ledger can always explain a position.
 """
 
@@ -41,11 +41,14 @@ inventory_positions = sa.Table(
     sa.Column("reserved", sa.Integer, nullable=False, server_default="0"),
     sa.Column("safety_stock", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Units held for shopping carts (0005): out of ATP, not yet any order's reservation.
+    sa.Column("held", sa.Integer, nullable=False, server_default="0"),
     # as_of of the newest snapshot applied to this position (0003); an older one is ignored.
     sa.Column("last_snapshot_at", sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("on_hand >= 0", name="ck_position_on_hand_nonneg"),
     sa.CheckConstraint("reserved >= 0", name="ck_position_reserved_nonneg"),
     sa.CheckConstraint("reserved <= on_hand", name="ck_position_reserved_le_on_hand"),
+    sa.CheckConstraint("held >= 0", name="ck_position_held_nonneg"),
 )
 
 reservations = sa.Table(
@@ -199,4 +202,155 @@ api_keys = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_api_keys_name", "name"),
+)
+
+
+# ---------------------------------------------------------------------------- promising (0005)
+
+# A shopping cart's hold: units taken out of ATP (inventory_positions.held) until the hold
+# expires, is released, or becomes an order's reservation (exactly once: status 'converted').
+cart_holds = sa.Table(
+    "cart_holds",
+    metadata,
+    sa.Column("cart_id", sa.String(120), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    # active | released | expired | converted
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("order_id", sa.String(120), nullable=True),
+    sa.Column("destination", sa.JSON, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "status IN ('active', 'released', 'expired', 'converted')", name="ck_cart_hold_status"
+    ),
+    sa.Index("ix_cart_holds_status_expires", "status", "expires_at"),
+)
+
+cart_hold_lines = sa.Table(
+    "cart_hold_lines",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cart_id", sa.String(120), sa.ForeignKey("cart_holds.cart_id"), nullable=False),
+    sa.Column("line_id", sa.String(64), nullable=False),
+    sa.Column("node_id", sa.String(64), sa.ForeignKey("nodes.id"), nullable=False),
+    sa.Column("sku", sa.String(64), sa.ForeignKey("skus.sku"), nullable=False),
+    sa.Column("qty", sa.Integer, nullable=False),
+    sa.CheckConstraint("qty > 0", name="ck_cart_hold_line_qty_pos"),
+    sa.Index("ix_cart_hold_lines_cart", "cart_id"),
+)
+
+# Live node settings, seeded from the network config and changed by ops without a restart:
+# the calendar a promise is dated with, and the daily capacity routing may fill.
+node_settings = sa.Table(
+    "node_settings",
+    metadata,
+    sa.Column("node_id", sa.String(64), sa.ForeignKey("nodes.id"), primary_key=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("cutoff", sa.String(5), nullable=False),  # local HH:MM of the carrier pick-up
+    sa.Column("handling_days", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("working_days", sa.JSON, nullable=False),  # ["mon", ..., "fri"]
+    sa.Column("capacity_limit", sa.Integer, nullable=True),  # None = unlimited
+    sa.Column("capacity_unit", sa.String(8), nullable=False, server_default="orders"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False, server_default=""),
+    sa.CheckConstraint("capacity_unit IN ('orders', 'units')", name="ck_node_capacity_unit"),
+    sa.CheckConstraint("handling_days >= 0", name="ck_node_handling_days_nonneg"),
+)
+
+# Days nobody ships: node_id NULL = the whole network and the carriers.
+holidays = sa.Table(
+    "holidays",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("node_id", sa.String(64), nullable=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.UniqueConstraint("day", "node_id", name="uq_holidays_day_node"),
+)
+
+# What routing assigned to a node on one of its local days; the conditional increment is the cap.
+node_capacity_usage = sa.Table(
+    "node_capacity_usage",
+    metadata,
+    sa.Column("node_id", sa.String(64), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),  # the node's local date, YYYY-MM-DD
+    sa.Column("orders", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("units", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("orders >= 0 AND units >= 0", name="ck_capacity_usage_nonneg"),
+)
+
+# One claim per shipment, so a cancel or re-route gives back exactly what it took.
+capacity_claims = sa.Table(
+    "capacity_claims",
+    metadata,
+    sa.Column("shipment_id", sa.String(200), primary_key=True),
+    sa.Column("node_id", sa.String(64), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("units >= 0", name="ck_capacity_claim_units_nonneg"),
+)
+
+# Stock on its way: purchase orders and transfers expected at a node.
+inbound_supply = sa.Table(
+    "inbound_supply",
+    metadata,
+    sa.Column("id", sa.String(120), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # po | transfer
+    sa.Column("node_id", sa.String(64), sa.ForeignKey("nodes.id"), nullable=False),
+    sa.Column("sku", sa.String(64), sa.ForeignKey("skus.sku"), nullable=False),
+    sa.Column("qty", sa.Integer, nullable=False),
+    sa.Column("allocated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("expected_at", sa.DateTime(timezone=True), nullable=False),
+    # open | received | cancelled
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("qty > 0", name="ck_inbound_qty_pos"),
+    sa.CheckConstraint("allocated >= 0 AND allocated <= qty", name="ck_inbound_allocated"),
+    sa.CheckConstraint("status IN ('open', 'received', 'cancelled')", name="ck_inbound_status"),
+    sa.Index("ix_inbound_sku_status", "sku", "status"),
+)
+
+# Backordered order lines pre-sold against inbound supply, first come first served.
+inbound_allocations = sa.Table(
+    "inbound_allocations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("inbound_id", sa.String(120), sa.ForeignKey("inbound_supply.id"), nullable=False),
+    sa.Column("order_id", sa.String(120), nullable=False),
+    sa.Column("line_id", sa.String(64), nullable=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("qty", sa.Integer, nullable=False),
+    # allocated | reserved | released
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("qty > 0", name="ck_inbound_allocation_qty_pos"),
+    sa.Index("ix_inbound_allocations_inbound", "inbound_id", "status"),
+    sa.Index("ix_inbound_allocations_order", "order_id"),
+)
+
+# Per SKU: a version bumped by every change to its positions (the promise cache's key) and the
+# network-wide ATP last published, so the change feed records a change only when ATP moved.
+sku_availability = sa.Table(
+    "sku_availability",
+    metadata,
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("atp", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The availability change feed (GET /v1/availability/changes, the outbound webhook).
+availability_changes = sa.Table(
+    "availability_changes",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("atp", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("cause", sa.String(32), nullable=False, server_default=""),
 )

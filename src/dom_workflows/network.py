@@ -6,7 +6,7 @@ Loaded by workers and the CLI (never inside a workflow); the routing engine and 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -16,11 +16,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from dom_workflows.order.models import OrderPolicy
 
 NodeType = Literal["warehouse", "store", "3pl", "dropship"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WORKWEEK: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
 
 
 class Handling(BaseModel):
     per_shipment: Decimal
     per_unit: Decimal
+
+
+class NodeCapacity(BaseModel):
+    """How much routing may assign to a node per local day (orders or units)."""
+
+    limit: int = Field(ge=0)
+    unit: Literal["orders", "units"] = "orders"
 
 
 class NodeConfig(BaseModel):
@@ -42,6 +51,14 @@ class NodeConfig(BaseModel):
     # Where fulfilment requests are POSTed; None = the local no-op adapter (demo without partners).
     endpoint: str | None = None
     partner_id: str | None = None
+    # The calendar promises are dated with (seeded into node_settings, changed live by ops).
+    timezone: str = "UTC"  # IANA name
+    cutoff: str = Field(default="16:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # Working days between the day an order is taken and the day it ships (0: same day when
+    # taken before the cut-off on a working day).
+    handling_days: int = Field(default=0, ge=0)
+    working_days: list[Weekday] = Field(default_factory=lambda: list(WORKWEEK))
+    capacity: NodeCapacity | None = None
 
 
 class SkuConfig(BaseModel):
@@ -61,6 +78,18 @@ class InventorySeed(BaseModel):
     safety_stock: int = Field(default=0, ge=0)
 
 
+class Holiday(BaseModel):
+    day: date
+    name: str = ""
+    nodes: list[str] | None = None  # None: the whole network and the carriers
+
+
+class ChannelConfig(BaseModel):
+    cart_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Units kept back from what the channel is told it can sell, per SKU.
+    safety_buffer: int = Field(default=0, ge=0)
+
+
 class NodeSla(BaseModel):
     accept_within: timedelta
     ship_within: timedelta
@@ -75,6 +104,15 @@ class Network(BaseModel):
     rates: dict[str, Any]
     sla: dict[str, NodeSla]
     order_policy: OrderPolicy = Field(default_factory=OrderPolicy)
+    holidays: list[Holiday] = Field(default_factory=list)
+    # Days the carriers move parcels; transit days count only these.
+    carrier_days: list[Weekday] = Field(default_factory=lambda: list(WORKWEEK))
+    # Per service: days added to transit for the late end of the delivery window.
+    delivery_spread_days: dict[str, int] = Field(default_factory=lambda: {"ground": 1})
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+
+    def channel(self, name: str) -> ChannelConfig:
+        return self.channels.get(name, ChannelConfig())
 
     def node(self, node_id: str) -> NodeConfig:
         for n in self.nodes:
