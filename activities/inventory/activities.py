@@ -3,16 +3,19 @@ object (engine, network, policy) so the worker wires them once and tests can use
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import ledger, schema
+from activities.inventory.db import utcnow
 from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.common import errors
 from dom_workflows.common.models import Address, ShipmentLine
@@ -31,7 +34,9 @@ from dom_workflows.inventory.models import (
 )
 from dom_workflows.network import Network
 from dom_workflows.order.models import NodeSlaTimes
+from dom_workflows.promise.dates import NodeCalendar, node_calendar
 from dom_workflows.routing import Plan, Scenario, plan_route
+from dom_workflows.routing.models import Rates
 
 # ATP can move between planning and reserving (another order won the race); re-plan this many
 # times against fresh positions before letting Temporal's retry policy back off.
@@ -150,19 +155,38 @@ class InventoryActivities:
             stored = row.scalar_one_or_none()
         return ReserveAndRouteResult.model_validate(stored) if stored is not None else None
 
+    async def plan_for(
+        self, conn: AsyncConnection, inp: ReserveAndRouteInput, now: datetime, *, alternatives: bool
+    ) -> Plan:
+        """The plan for `inp` on the ledger as `conn` sees it. Orders (reserve_and_route) and
+        promises (activities/promise) both plan here, so a promise is what an order would get.
+        Raises RoutingError (a ValueError) for an order the router cannot plan."""
+        positions = await ledger.read_positions(conn, sorted({ln.sku for ln in inp.lines}))
+        return plan_route(self._scenario(inp, positions), "optimal", alternatives=alternatives)
+
+    async def node_fingerprint(self, conn: AsyncConnection, now: datetime) -> Hashable:
+        """What, besides stock, a plan depends on: a cached promise is valid while this and its
+        SKUs' versions are unchanged."""
+        return ()
+
+    async def calendars(self, conn: AsyncConnection) -> dict[str, NodeCalendar]:
+        """Each node's calendar, as promises date shipments with."""
+        return {n.id: node_calendar(self.network, n.id) for n in self.network.nodes}
+
+    def rates(self) -> Rates:
+        return Rates.model_validate(self.network.rates)
+
     @activity.defn
     async def reserve_and_route(self, inp: ReserveAndRouteInput) -> ReserveAndRouteResult:
         """Plan with the optimal router on live ATP and reserve the plan in one transaction."""
         order_id = inp.order.order_id
         if (done := await self._stored(order_id, inp.attempt)) is not None:
             return done  # a retry: the reservation was already made
-        skus = sorted({ln.sku for ln in inp.lines})
         last_conflict = ""
         for _ in range(MAX_REPLANS):
-            async with self.engine.connect() as conn:
-                positions = await ledger.read_positions(conn, skus)
             try:
-                plan = plan_route(self._scenario(inp, positions), strategy="optimal")
+                async with self.engine.connect() as conn:
+                    plan = await self.plan_for(conn, inp, utcnow(), alternatives=True)
             except ValueError as e:
                 raise ApplicationError(str(e), type="RoutingError", non_retryable=True) from e
             result = self._result(inp, plan)
