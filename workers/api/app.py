@@ -22,6 +22,7 @@ from activities.inventory.db import create_engine, migrate
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
 from workers.api import (
+    carts,
     errors,
     holds,
     inventory,
@@ -29,6 +30,7 @@ from workers.api import (
     order_list,
     orders,
     partners,
+    promise,
     returns,
     shopify,
 )
@@ -62,7 +64,17 @@ def create_app(deps: ApiDeps) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.add_middleware(SecretHeaderMiddleware)
-    for module in (order_list, orders, holds, inventory, partners, returns, shopify):
+    for module in (
+        order_list,
+        orders,
+        holds,
+        inventory,
+        partners,
+        returns,
+        shopify,
+        promise,
+        carts,
+    ):
         app.include_router(module.router)
 
     @app.get(

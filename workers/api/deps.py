@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +26,8 @@ class ApiDeps:
     clock: Callable[[], float] = field(default=time.time)
     # Verified API keys, kept a few seconds (apikeys.KEY_CACHE_SECONDS; 0 = always ask the DB).
     api_keys: KeyCache = field(default_factory=KeyCache)
+    # The promise service and its plan cache (workers/api/promise.py), made on first use.
+    promise: Any = None
 
 
 def get_deps(request: Request) -> ApiDeps:
