@@ -38,6 +38,11 @@ class Node(_Loose):
     priority: int = 100
     handling: Handling
     capacity_remaining: int | None = None
+    # Live daily capacity (the ledger's count, e.g. "120/120 orders today"): the exclusion
+    # reason when capacity_remaining <= 0.
+    capacity_note: str | None = None
+    # Units the node may still take today (capacity in units); caps what it may supply.
+    capacity_units: int | None = Field(default=None, ge=0)
     services: list[str] = Field(default_factory=lambda: ["ground"])
     pickup: bool = False
     # Optional; let pickup orders match destination rules (state, ZIP prefix).

@@ -253,7 +253,11 @@ def build_problem(scenario: Scenario) -> Problem:
         elif node.id in eff.node_excluded:
             reason = f"rule {eff.node_excluded[node.id]}"
         elif node.capacity_remaining is not None and node.capacity_remaining <= 0:
-            reason = f"capacity: no shipments left (capacity_remaining {node.capacity_remaining})"
+            reason = (
+                f"capacity: {node.capacity_note}"
+                if node.capacity_note
+                else f"capacity: no shipments left (capacity_remaining {node.capacity_remaining})"
+            )
         services: tuple[ServiceOption, ...] = ()
         miles = 0.0 if in_place else haversine_miles(node.lat, node.lon, lat, lon)
         zone = "0" if in_place else zone_for(scenario.rates, miles)
@@ -293,7 +297,9 @@ def build_problem(scenario: Scenario) -> Problem:
             if why:
                 sku_reasons.append(ExcludedNode(node=node.id, sku=sku_id, reason="; ".join(why)))
                 continue
-            stock[i] = atp
+            # A node counting capacity in units supplies no more than it may still take today
+            # (per SKU; a shipment mixing SKUs past the cap is refused when it is claimed).
+            stock[i] = atp if node.capacity_units is None else min(atp, node.capacity_units)
         excluded.extend(sku_reasons)
         if not any(stock):
             if not sku_reasons:
