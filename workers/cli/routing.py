@@ -171,6 +171,39 @@ def bench_crash(
         raise typer.Exit(code)
 
 
+def bench_promise(
+    rate: Annotated[
+        float, typer.Option("--rate", min=1, help="Promise requests per second.")
+    ] = 200.0,
+    seconds: Annotated[
+        float, typer.Option("--seconds", min=1, help="Length of each phase.")
+    ] = 10.0,
+    carts: Annotated[int, typer.Option("--carts", min=1, help="Distinct carts asked.")] = 200,
+    pairs: Annotated[
+        int, typer.Option("--pairs", min=0, help="Promise -> order pairs for the agreement.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the carts.")] = 7,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url", help="DOM database (default: a SQLite file in the temp dir)."
+        ),
+    ] = None,
+    json_file: FiguresFile = None,
+    keep: KeepTempDir = False,
+) -> None:
+    """Promise latency over HTTP at a fixed rate (cached and uncached p50/p99) and the share of
+    orders, placed right after their promise, that take the promised plan. Exit code 2 when a
+    target is missed."""
+    from workers.bench.promise import PromiseBenchOptions, main
+
+    code = main(
+        PromiseBenchOptions(rate, seconds, carts, pairs, seed, database_url, json_file, keep)
+    )
+    if code:
+        raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
     """Add `route` and `bench routing` to the `dom` app."""
     app.command("route")(route)
@@ -178,4 +211,5 @@ def register(app: typer.Typer) -> None:
     bench.command("routing")(bench_routing)
     bench.command("e2e")(bench_e2e)
     bench.command("crash")(bench_crash)
+    bench.command("promise")(bench_promise)
     app.add_typer(bench, name="bench")
