@@ -25,6 +25,7 @@ from dom_workflows.config import Settings
 from dom_workflows.network import NodeSla, load_network
 from dom_workflows.order import search_attributes as attrs
 from workers.client import connect
+from workers.hold_sweep import start_hold_sweep
 from workers.worker import build_worker, dependencies
 
 console = Console()
@@ -176,6 +177,7 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
         client = await connect(live)
         async with dependencies(live) as deps:
             worker = build_worker(client, live.task_queue, deps)
+            await start_hold_sweep(client, live.task_queue)
             async with worker:
                 console.print(
                     f"[green]dom-workflows is up[/green]\n"

@@ -25,11 +25,13 @@ from activities.consolidation.activities import ConsolidationActivities
 from activities.fulfillment.activities import FulfillmentActivities
 from activities.inventory.activities import InventoryActivities
 from activities.inventory.db import create_engine, migrate
+from activities.inventory.hold_sweep import CartHoldActivities
 from activities.order.activities import OrderActivities
 from activities.payment.activities import PaymentActivities
 from activities.returns.activities import ReturnActivities, ReturnClientActivities
 from activities.supplier.activities import SupplierActivities
 from dom_workflows.backorder.workflows import BackorderWorkflow, SkuWaitlistWorkflow
+from dom_workflows.carts.workflows import CartHoldSweepWorkflow
 from dom_workflows.config import Settings
 from dom_workflows.consolidation.workflows import ConsolidationWorkflow
 from dom_workflows.network import Network, load_network
@@ -46,6 +48,7 @@ WORKFLOWS: list[type] = [
     SkuWaitlistWorkflow,
     ConsolidationWorkflow,
     ReturnWorkflow,
+    CartHoldSweepWorkflow,
 ]
 
 
@@ -83,6 +86,7 @@ class Dependencies:
             inventory.receive_inventory,
             inventory.record_unplanned_outbound,
             inventory.close_order,
+            CartHoldActivities(self.engine).expire_cart_holds,
             fulfillment.instruct_node,
             fulfillment.cancel_at_node,
             fulfillment.amend_at_node,
@@ -207,10 +211,12 @@ def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     from workers.client import connect
+    from workers.hold_sweep import start_hold_sweep
 
     client = await connect(settings)
     async with dependencies(settings) as deps:
         worker = build_worker(client, settings.task_queue, deps)
+        await start_hold_sweep(client, settings.task_queue)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         async with worker:
             await (stop or asyncio.Event()).wait()

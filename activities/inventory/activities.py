@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.inventory import ledger, schema
+from activities.inventory import holds, ledger, schema
 from activities.inventory.db import utcnow
 from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.common import errors
@@ -64,7 +64,8 @@ class InventoryActivities:
                         "node": p.node,
                         "sku": p.sku,
                         "on_hand": p.on_hand,
-                        "reserved": p.reserved,
+                        # Units in other carts are not free for this order either.
+                        "reserved": p.reserved + p.held,
                         "safety_stock": p.safety_stock,
                     }
                     for p in positions
@@ -162,6 +163,11 @@ class InventoryActivities:
         promises (activities/promise) both plan here, so a promise is what an order would get.
         Raises RoutingError (a ValueError) for an order the router cannot plan."""
         positions = await ledger.read_positions(conn, sorted({ln.sku for ln in inp.lines}))
+        if inp.order.cart_id:
+            # The order's own cart hold is about to become its reservation: plan as if those
+            # units were free (reserve_and_route converts the hold in the reserving transaction).
+            mine = await holds.active_lines(conn, inp.order.cart_id, inp.order.channel)
+            positions = holds.with_units_freed(positions, mine)
         return plan_route(self._scenario(inp, positions), "optimal", alternatives=alternatives)
 
     async def node_fingerprint(self, conn: AsyncConnection, now: datetime) -> Hashable:
@@ -213,6 +219,12 @@ class InventoryActivities:
                             created_at=ledger.utcnow(),
                         )
                     )
+                    if inp.order.cart_id:
+                        # Exactly once (status guard); the units leave `held` and enter
+                        # `reserved` in this one transaction, so they are never free between.
+                        await holds.convert_in(
+                            conn, inp.order.cart_id, inp.order.channel, order_id, ledger.utcnow()
+                        )
                     await ledger.reserve(conn, order_id, inp.attempt, allocations)
                 return result
             except ledger.InsufficientAtp as e:

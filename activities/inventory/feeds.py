@@ -166,18 +166,19 @@ async def _apply(conn: AsyncConnection, feed: InventoryFeed) -> FeedResult:
     now = utcnow()
     as_of = (feed.as_of or now).astimezone(UTC)
     result = FeedResult(feed_id=feed.feed_id, node=feed.node, mode=feed.mode)
-    query = sa.select(pos.c.sku, pos.c.on_hand, pos.c.reserved, pos.c.last_snapshot_at).where(
-        pos.c.node_id == feed.node, pos.c.sku.in_([i.sku for i in feed.items])
-    )
+    query = sa.select(
+        pos.c.sku, pos.c.on_hand, pos.c.reserved, pos.c.held, pos.c.last_snapshot_at
+    ).where(pos.c.node_id == feed.node, pos.c.sku.in_([i.sku for i in feed.items]))
     # SQLite already holds the write lock (BEGIN IMMEDIATE); PostgreSQL needs row locks so a
     # concurrent reservation cannot slip between our read and our write.
     if not is_sqlite(str(conn.engine.url)):
         query = query.with_for_update()
     current = {
-        r.sku: (r.on_hand, r.reserved, r.last_snapshot_at) for r in await conn.execute(query)
+        r.sku: (r.on_hand, r.reserved, r.held, r.last_snapshot_at)
+        for r in await conn.execute(query)
     }
     for item in feed.items:
-        before, reserved, last_snapshot = current.get(item.sku, (0, 0, None))
+        before, reserved, held, last_snapshot = current.get(item.sku, (0, 0, 0, None))
         counted: int | None = None
         moved = 0
         if feed.mode == "snapshot":
@@ -199,19 +200,23 @@ async def _apply(conn: AsyncConnection, feed: InventoryFeed) -> FeedResult:
         else:
             assert item.delta is not None
             reported = before + item.delta
-        after = max(reported, reserved)  # also >= 0, since reserved >= 0
+        # Units promised to orders or held in carts stay on hand (also >= 0).
+        committed = reserved + held
+        after = max(reported, committed)
         note = f"{feed.mode} feed {feed.feed_id}"
         if counted is not None:
             note += f"; counted {counted} at {as_of.isoformat()}, {moved:+d} moved since"
-        if reported < reserved:
+        if reported < committed:
+            carts = f" and {held} held in carts" if held else ""
             detail = (
                 f"{feed.node} reports {reported} x {item.sku} but {reserved} are reserved for "
-                f"orders; on_hand kept at {reserved} until someone resolves the shortfall"
+                f"orders{carts}; on_hand kept at {committed} until someone resolves the "
+                "shortfall"
             )
             result.shortfalls.append(
                 Shortfall(sku=item.sku, reported_on_hand=reported, reserved=reserved, detail=detail)
             )
-            note += f"; clamped: reported {reported} below reserved {reserved}"
+            note += f"; clamped: reported {reported} below reserved {reserved}{carts}"
         changed = after != before  # a new position at 0 is no change either
         snapshot_at = {"last_snapshot_at": as_of} if feed.mode == "snapshot" else {}
         if item.sku not in current and changed:

@@ -45,10 +45,11 @@ class Position:
     on_hand: int
     reserved: int
     safety_stock: int
+    held: int = 0  # units in shopping carts (activities.inventory.holds)
 
     @property
     def atp(self) -> int:
-        return max(0, self.on_hand - self.reserved - self.safety_stock)
+        return max(0, self.on_hand - self.reserved - self.held - self.safety_stock)
 
 
 class LedgerInconsistent(Exception):
@@ -68,11 +69,15 @@ def _locking(conn: AsyncConnection, stmt: sa.Select[Any]) -> sa.Select[Any]:
 
 async def read_positions(conn: AsyncConnection, skus: list[str]) -> list[Position]:
     rows = await conn.execute(
-        sa.select(pos.c.node_id, pos.c.sku, pos.c.on_hand, pos.c.reserved, pos.c.safety_stock)
+        sa.select(
+            pos.c.node_id, pos.c.sku, pos.c.on_hand, pos.c.reserved, pos.c.safety_stock, pos.c.held
+        )
         .where(pos.c.sku.in_(skus))
         .order_by(pos.c.node_id, pos.c.sku)
     )
-    return [Position(r.node_id, r.sku, r.on_hand, r.reserved, r.safety_stock) for r in rows]
+    return [
+        Position(r.node_id, r.sku, r.on_hand, r.reserved, r.safety_stock, r.held) for r in rows
+    ]
 
 
 async def reserve(
@@ -87,7 +92,7 @@ async def reserve(
             .where(
                 pos.c.node_id == a.node,
                 pos.c.sku == a.sku,
-                pos.c.on_hand - pos.c.reserved - pos.c.safety_stock >= a.qty,
+                pos.c.on_hand - pos.c.reserved - pos.c.held - pos.c.safety_stock >= a.qty,
             )
             .values(reserved=pos.c.reserved + a.qty, updated_at=now)
         )
@@ -353,6 +358,7 @@ async def atp_view(engine: AsyncEngine, sku: str) -> AtpView:
             node=p.node,
             on_hand=p.on_hand,
             reserved=p.reserved,
+            held=p.held,
             safety_stock=p.safety_stock,
             atp=p.atp,
         )
@@ -364,6 +370,7 @@ async def atp_view(engine: AsyncEngine, sku: str) -> AtpView:
         total_atp=sum(r.atp for r in rows),
         total_on_hand=sum(r.on_hand for r in rows),
         total_reserved=sum(r.reserved for r in rows),
+        total_held=sum(r.held for r in rows),
     )
 
 

@@ -5,8 +5,8 @@ node ships them anyway (it never saw the cancel, or saw it too late), they are g
 on_hand must drop, or the DOM would promise stock that is on a truck. This records that, once
 per `reference`, and files an escalation so a person settles it with the customer and the node.
 
-on_hand never drops below `reserved` (a database invariant: those units are promised to other
-orders); what cannot be taken is reported as a shortfall in the escalation and in the log.
+on_hand never drops below `reserved` + `held` (those units are promised to other orders or held
+in carts); what cannot be taken is reported as a shortfall in the escalation and in the log.
 """
 
 from __future__ import annotations
@@ -83,13 +83,14 @@ async def _record(
             await conn.execute(
                 _locking(
                     conn,
-                    sa.select(pos.c.on_hand, pos.c.reserved).where(
+                    sa.select(pos.c.on_hand, pos.c.reserved, pos.c.held).where(
                         pos.c.node_id == node, pos.c.sku == sku
                     ),
                 )
             )
         ).first()
-        free = max(0, row.on_hand - row.reserved) if row is not None else 0
+        # Units reserved for orders or held in carts are not the ones that left.
+        free = max(0, row.on_hand - row.reserved - row.held) if row is not None else 0
         take = min(qty, free)
         if take > 0:
             # Conditional: never below reserved (so never below zero), even if the row moved.
@@ -98,7 +99,7 @@ async def _record(
                 .where(
                     pos.c.node_id == node,
                     pos.c.sku == sku,
-                    pos.c.on_hand - pos.c.reserved >= take,
+                    pos.c.on_hand - pos.c.reserved - pos.c.held >= take,
                 )
                 .values(on_hand=pos.c.on_hand - take, updated_at=now)
             )
@@ -121,7 +122,7 @@ async def _record(
         if take < qty:
             shortfalls.append(
                 f"{qty - take} x {sku} could not be taken out of on_hand "
-                f"({'no position' if row is None else f'on hand {row.on_hand}, reserved {row.reserved}'})"
+                f"({'no position' if row is None else f'on hand {row.on_hand}, reserved {row.reserved}, held {row.held}'})"
             )
     message = (
         f"{node} shipped {', '.join(parts)} for {shipment_id} after the DOM cancelled it "

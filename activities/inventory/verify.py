@@ -4,7 +4,9 @@ In the database alone (`verify`):
 - a closed order (a row in order_closures) holds no reservation in `reserved`;
 - per position: on_hand >= 0, reserved >= 0, reserved = Σ qty of its `reserved` reservation rows,
   on_hand = Σ on_hand_delta of its movements (the network seed writes a `receipt` movement for the
-  starting stock, so a seeded position is explained by its movements like any other).
+  starting stock, so a seeded position is explained by its movements like any other);
+- per position: held = Σ qty of the lines of active cart holds, and on_hand >= reserved + held
+  (units promised to orders and carts are on hand).
 
 Against Temporal (`verify_workflows`): every order holding `reserved` rows has a running workflow
 `order-<id>`; one that is closed (or gone) will never release them.
@@ -22,6 +24,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inventory import schema
+from activities.inventory.holds import held_by_position
 from dom_workflows.order.models import order_workflow_id
 
 pos = schema.inventory_positions
@@ -36,6 +39,8 @@ ViolationKind = Literal[
     "negative-reserved",
     "reserved-mismatch",
     "on-hand-mismatch",
+    "held-mismatch",
+    "over-committed",
 ]
 
 
@@ -89,11 +94,12 @@ async def verify(engine: AsyncEngine) -> list[Violation]:
                 ).group_by(mov.c.node_id, mov.c.sku)
             )
         }
+        in_carts = await held_by_position(conn)
         positions = list(
             await conn.execute(
-                sa.select(pos.c.node_id, pos.c.sku, pos.c.on_hand, pos.c.reserved).order_by(
-                    pos.c.node_id, pos.c.sku
-                )
+                sa.select(
+                    pos.c.node_id, pos.c.sku, pos.c.on_hand, pos.c.reserved, pos.c.held
+                ).order_by(pos.c.node_id, pos.c.sku)
             )
         )
     seen: set[tuple[str, str]] = set()
@@ -120,6 +126,26 @@ async def verify(engine: AsyncEngine) -> list[Violation]:
                     *key,
                 )
             )
+        carts = in_carts.get(key, 0)
+        if p.held != carts:
+            found.append(
+                Violation(
+                    "held-mismatch",
+                    f"{where}: the position says {p.held} held, the active cart holds' lines "
+                    f"hold {carts}",
+                    None,
+                    *key,
+                )
+            )
+        if p.on_hand < p.reserved + p.held:
+            found.append(
+                Violation(
+                    "over-committed",
+                    f"{where}: {p.on_hand} on hand but {p.reserved} reserved and {p.held} held",
+                    None,
+                    *key,
+                )
+            )
         delta = moved.get(key, 0)
         if p.on_hand != delta:
             found.append(
@@ -137,6 +163,16 @@ async def verify(engine: AsyncEngine) -> list[Violation]:
                 "reserved-mismatch",
                 f"{key[1]} at {key[0]}: {reserved_rows[key]} unit(s) reserved by reservation "
                 "rows, but there is no such position",
+                None,
+                *key,
+            )
+        )
+    for key in sorted(set(in_carts) - seen):
+        found.append(
+            Violation(
+                "held-mismatch",
+                f"{key[1]} at {key[0]}: {in_carts[key]} unit(s) held by cart holds, but there is "
+                "no such position",
                 None,
                 *key,
             )

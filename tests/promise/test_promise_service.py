@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.inventory import ledger, schema
 from activities.inventory.activities import InventoryActivities
 from activities.inventory.db import utcnow
+from activities.inventory.node_settings import update_node_settings
 from activities.order.activities import OrderActivities
 from activities.promise.service import WEEKDAYS, PromiseInvalid, PromiseService
 from dom_workflows.common.models import Address, Customer
@@ -274,3 +275,32 @@ async def test_orders_placed_right_after_a_promise_take_the_promised_plan(
         pairs += 1
         agreed += promised == routed
     assert agreed == pairs, f"{agreed}/{pairs} orders took the promised plan"
+
+
+async def test_a_full_node_is_left_out_of_the_promise_with_its_capacity(
+    ledger_engine: AsyncEngine, network: Network
+) -> None:
+    promises = service(ledger_engine, network)
+    req = cart([("PAD-SLEEP", 1)])
+    before = (await promises.quote(req, BEFORE_CUTOFF)).options[0]
+    assert [s.node for s in before.shipments] == ["wh-dallas"]
+    await update_node_settings(
+        ledger_engine, "wh-dallas", {"capacity": {"limit": 0, "unit": "orders"}}, "test"
+    )
+    after = (await promises.quote(req, BEFORE_CUTOFF)).options[0]
+    assert after.shipments and "wh-dallas" not in [s.node for s in after.shipments]
+    reasons = [x.reason for x in after.explanation.excluded if x.node == "wh-dallas"]
+    assert reasons == ["capacity: 0/0 orders today"]
+
+
+async def test_ops_moving_a_cut_off_moves_the_next_promise(
+    sqlite_engine: AsyncEngine, network: Network
+) -> None:
+    promises = service(sqlite_engine, network)
+    req = cart([("PAD-SLEEP", 1)])
+    assert (await promises.quote(req, BEFORE_CUTOFF)).options[0].ship_by == datetime(
+        2026, 12, 1, 22, 0, tzinfo=UTC
+    )
+    await update_node_settings(sqlite_engine, "wh-dallas", {"cutoff": "15:30"}, "test")
+    moved = (await promises.quote(req, BEFORE_CUTOFF)).options[0]
+    assert moved.ship_by == datetime(2026, 12, 2, 21, 30, tzinfo=UTC)  # 15:30 Dallas, tomorrow

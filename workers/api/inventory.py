@@ -23,7 +23,8 @@ router = APIRouter(tags=["inventory"])
     dependencies=[Depends(requires("orders:read"))],
 )
 async def get_inventory(sku: str, deps: ApiDeps = Depends(get_deps)) -> AtpView:
-    """ATP = on_hand - reserved - safety_stock, for every node that stocks the SKU."""
+    """ATP = on_hand - reserved - held - safety_stock (held: units in shopping carts), for every
+    node that stocks the SKU."""
     async with deps.engine.connect() as conn:
         known = await conn.execute(sa.select(schema.skus.c.sku).where(schema.skus.c.sku == sku))
         if known.first() is None:

@@ -59,7 +59,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("setup")
     def setup() -> None:
-        """Production set-up: migrate and seed the DOM database, register search attributes."""
+        """Production set-up: migrate and seed the DOM database, register search attributes,
+        create the cart hold sweep schedule."""
         from temporalio.api.enums.v1 import IndexedValueType
         from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
@@ -67,6 +68,7 @@ def register(app: typer.Typer) -> None:
         from dom_workflows.network import load_network
         from dom_workflows.order import search_attributes as attrs
         from workers.client import connect
+        from workers.hold_sweep import ensure_hold_sweep, schedule_id
 
         async def go() -> None:
             s = settings()
@@ -94,5 +96,7 @@ def register(app: typer.Typer) -> None:
                 )
             except Exception as e:  # already there, or Temporal Cloud (use tcld there)
                 console.print(f"search attributes not added ({e}); on Temporal Cloud use tcld")
+            outcome = await ensure_hold_sweep(client, s.task_queue)
+            console.print(f"cart hold sweep schedule {schedule_id(s.task_queue)}: {outcome}")
 
         run(go())

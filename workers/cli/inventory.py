@@ -34,7 +34,8 @@ def show(
     sku: str,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """On hand, reserved, safety stock and ATP of a SKU at every node."""
+    """On hand, reserved, held (in shopping carts), safety stock and ATP of a SKU at every
+    node."""
 
     async def go() -> AtpView:
         engine = create_engine(settings().database_url)
@@ -49,11 +50,18 @@ def show(
     if as_json:
         print_json(view)
         return
-    table = Table("node", "on hand", "reserved", "safety", "ATP", title=f"{sku}")
+    table = Table("node", "on hand", "reserved", "held", "safety", "ATP", title=f"{sku}")
     for r in view.nodes:
-        table.add_row(r.node, str(r.on_hand), str(r.reserved), str(r.safety_stock), str(r.atp))
+        table.add_row(
+            r.node, str(r.on_hand), str(r.reserved), str(r.held), str(r.safety_stock), str(r.atp)
+        )
     table.add_row(
-        "total", str(view.total_on_hand), str(view.total_reserved), "", str(view.total_atp)
+        "total",
+        str(view.total_on_hand),
+        str(view.total_reserved),
+        str(view.total_held),
+        "",
+        str(view.total_atp),
     )
     console.print(table)
 

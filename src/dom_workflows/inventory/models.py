@@ -44,6 +44,9 @@ class OrderToRoute(BaseModel):
     delivery: str = "ship"
     pickup_node: str | None = None
     tags: list[str] = Field(default_factory=list)
+    channel: str = "web"
+    # The storefront cart this order was checked out from: its hold becomes the reservation.
+    cart_id: str | None = None
 
     @classmethod
     def of(cls, order: OrderRequest) -> OrderToRoute:
@@ -55,6 +58,8 @@ class OrderToRoute(BaseModel):
             delivery=order.delivery,
             pickup_node=order.pickup_node,
             tags=order.tags,
+            channel=order.channel,
+            cart_id=order.cart_id,
         )
 
 
@@ -127,6 +132,7 @@ class AtpRow(BaseModel):
     node: str
     on_hand: int
     reserved: int
+    held: int = 0  # in shopping carts: out of ATP, not yet any order's
     safety_stock: int
     atp: int
 
@@ -137,6 +143,7 @@ class AtpView(BaseModel):
     total_atp: int
     total_on_hand: int
     total_reserved: int
+    total_held: int = 0
 
 
 class OutboundLine(BaseModel):

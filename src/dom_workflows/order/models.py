@@ -76,6 +76,11 @@ class OrderRequest(BaseModel):
     pickup_node: str | None = None
     tags: list[str] = Field(default_factory=list)
     placed_at: datetime | None = None
+    # The cart checked out (POST /v1/carts/{cart_id}/hold): its active hold becomes this
+    # order's reservation, exactly once.
+    cart_id: str | None = Field(
+        default=None, min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+    )
     # A token from the channel's payment form; the DOM never sees card numbers.
     payment_token: str | None = None
     # Who takes the money. `dom`: the DOM authorizes the order's value and captures what ships
