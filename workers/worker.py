@@ -26,6 +26,7 @@ from activities.fulfillment.activities import FulfillmentActivities
 from activities.inventory.activities import InventoryActivities
 from activities.inventory.db import create_engine, migrate
 from activities.inventory.hold_sweep import CartHoldActivities
+from activities.inventory.inbound_activities import InboundActivities
 from activities.order.activities import OrderActivities
 from activities.payment.activities import PaymentActivities
 from activities.returns.activities import ReturnActivities, ReturnClientActivities
@@ -86,6 +87,7 @@ class Dependencies:
             inventory.receive_inventory,
             inventory.record_unplanned_outbound,
             inventory.close_order,
+            InboundActivities(self.engine).allocate_backorders,
             CartHoldActivities(self.engine).expire_cart_holds,
             fulfillment.instruct_node,
             fulfillment.cancel_at_node,

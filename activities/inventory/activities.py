@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.inventory import holds, ledger, schema
+from activities.inventory import holds, inbound, ledger, schema
 from activities.inventory.db import utcnow
 from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.common import errors
@@ -168,6 +168,12 @@ class InventoryActivities:
             # units were free (reserve_and_route converts the hold in the reserving transaction).
             mine = await holds.active_lines(conn, inp.order.cart_id, inp.order.channel)
             positions = holds.with_units_freed(positions, mine)
+        # Units an inbound arrival reserved for this order's backordered lines are its own: plan
+        # as if they were free (reserve_and_route adopts them in the reserving transaction).
+        arrived = await inbound.prereserved_units(
+            conn, inp.order.order_id, {ln.line_id for ln in inp.lines}
+        )
+        positions = inbound.own_positions(positions, arrived)
         return plan_route(self._scenario(inp, positions), "optimal", alternatives=alternatives)
 
     async def node_fingerprint(self, conn: AsyncConnection, now: datetime) -> Hashable:
@@ -225,7 +231,9 @@ class InventoryActivities:
                         await holds.convert_in(
                             conn, inp.order.cart_id, inp.order.channel, order_id, ledger.utcnow()
                         )
-                    await ledger.reserve(conn, order_id, inp.attempt, allocations)
+                    # The order's arrived pre-orders become the plan's reservations first.
+                    rest = await inbound.adopt(conn, order_id, inp.attempt, allocations)
+                    await ledger.reserve(conn, order_id, inp.attempt, rest)
                 return result
             except ledger.InsufficientAtp as e:
                 last_conflict = str(e)
@@ -258,7 +266,11 @@ class InventoryActivities:
     async def close_order(self, inp: CloseOrderInput) -> CloseOrderResult:
         """The last step of every order workflow: release whatever the order still holds in
         `reserved` and record the closure (once; a retry returns the first result)."""
-        return await ledger.close_order(self.engine, inp)
+        result = await ledger.close_order(self.engine, inp)
+        # Its pre-orders of units still on their way go back to the inbound for other orders.
+        async with self.engine.begin() as conn:
+            await inbound.release_order(conn, inp.order_id)
+        return result
 
     @activity.defn
     async def record_unplanned_outbound(self, inp: UnplannedOutbound) -> int:

@@ -302,6 +302,8 @@ inbound_supply = sa.Table(
     sa.Column("sku", sa.String(64), sa.ForeignKey("skus.sku"), nullable=False),
     sa.Column("qty", sa.Integer, nullable=False),
     sa.Column("allocated", sa.Integer, nullable=False, server_default="0"),
+    # Units that arrived (partial receipts); qty - received is still on its way.
+    sa.Column("received", sa.Integer, nullable=False, server_default="0"),
     sa.Column("expected_at", sa.DateTime(timezone=True), nullable=False),
     # open | received | cancelled
     sa.Column("status", sa.String(16), nullable=False),
@@ -309,7 +311,10 @@ inbound_supply = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("qty > 0", name="ck_inbound_qty_pos"),
-    sa.CheckConstraint("allocated >= 0 AND allocated <= qty", name="ck_inbound_allocated"),
+    sa.CheckConstraint(
+        "allocated >= 0 AND received >= 0 AND allocated + received <= qty",
+        name="ck_inbound_allocated",
+    ),
     sa.CheckConstraint("status IN ('open', 'received', 'cancelled')", name="ck_inbound_status"),
     sa.Index("ix_inbound_sku_status", "sku", "status"),
 )

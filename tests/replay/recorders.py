@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inventory import ledger, schema
+from activities.inventory import inbound, ledger, schema
 from dom_workflows.backorder.models import StockArrival
 from dom_workflows.common.models import ShipmentLine
 from dom_workflows.config import Settings
+from dom_workflows.inventory.inbound import InboundRequest
 from dom_workflows.inventory.models import InventoryReceipt
 from dom_workflows.network import Network, SkuConfig
 from dom_workflows.order.models import CancelLine, CancelRequest, ReleaseHold
@@ -32,6 +33,7 @@ from tests.support.harness import OrderHarness, make_order, order_harness
 from tests.support.returns import partner_settings
 from tests.support.sim import LiveSim
 from workers.client import DomClient
+from workers.inbound_wake import tell_orders
 
 
 async def save(client: Client, flow: str, workflow_ids: list[str]) -> None:
@@ -108,6 +110,34 @@ async def test_record_backorder_filled(
         await save(
             h.client, "flow_backorder_filled", [handle.id, "backorder-REC-BO-1", "waitlist-REC-BO"]
         )
+
+
+async def test_record_backorder_preordered(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    """Backordered units pre-ordered against a PO: dated, the PO late, then arrived and shipped."""
+    net = await add_sku(sqlite_engine, network, "REC-PRE", None, 0)
+    due = datetime(2031, 5, 1, tzinfo=UTC)
+    await inbound.upsert(
+        sqlite_engine,
+        InboundRequest(id="REC-PO", node="wh-reno", sku="REC-PRE", qty=2, expected_at=due),
+    )
+    async with order_harness(time_env, sqlite_engine, net, task_queue) as h:
+        handle = await h.start(make_order([("REC-PRE", 2)], order_id="REC-PRE-1"))
+        await h.until(handle, lambda s: bool(s.backorders), "dated")
+        late = await inbound.delay(h.engine, "REC-PO", due + timedelta(days=7))
+        await tell_orders(h.client, late, "delayed")
+        await h.until(
+            handle, lambda s: s.backorders[0].expected_at == due + timedelta(days=7), "late"
+        )
+        arrived = await inbound.receive(h.engine, "REC-PO")
+        await tell_orders(h.client, arrived, "received")
+        await h.until(handle, lambda s: len(s.shipments) == 1, "routed")
+        await h.instructed(handle)
+        await deliver_all(h, handle)
+        await handle.result()
+        await h.client.get_workflow_handle("backorder-REC-PRE-1").result()
+        await save(h.client, "flow_backorder_preordered", [handle.id, "backorder-REC-PRE-1"])
 
 
 async def test_record_fraud_hold_released(

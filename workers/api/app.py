@@ -25,6 +25,7 @@ from workers.api import (
     carts,
     errors,
     holds,
+    inbound,
     inventory,
     openapi,
     order_list,
@@ -74,6 +75,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         shopify,
         promise,
         carts,
+        inbound,
     ):
         app.include_router(module.router)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 
-from activities.inventory import schema
-from activities.inventory.ledger import atp_view
+from activities.inventory import inbound, schema
 from dom_workflows.inventory.models import AtpView
 from workers.api.auth import requires
 from workers.api.deps import ApiDeps, get_deps
@@ -29,4 +28,4 @@ async def get_inventory(sku: str, deps: ApiDeps = Depends(get_deps)) -> AtpView:
         known = await conn.execute(sa.select(schema.skus.c.sku).where(schema.skus.c.sku == sku))
         if known.first() is None:
             raise Problem(404, "unknown-sku", f"SKU {sku[:100]!r} is not in the catalog")
-    return await atp_view(deps.engine, sku)
+    return await inbound.atp_view(deps.engine, sku)  # with the units on their way, by date

@@ -12,13 +12,14 @@ import typer
 from rich.table import Table
 from temporalio.client import Client
 
-from activities.inventory import ledger
+from activities.inventory import inbound, ledger
 from activities.inventory.db import create_engine, migrate
 from activities.inventory.outbound import count_escalations, list_escalations
 from activities.inventory.verify import Violation, verify, verify_workflows
 from dom_workflows.backorder.models import StockArrival
 from dom_workflows.inventory.models import AtpView, InventoryReceipt
 from workers.cli.common import console, fail, print_json, run, settings
+from workers.cli.inbound import inbound_app
 from workers.client import DomClient, connect
 
 # `dom inventory verify` exits 1 when it finds violations and 2 when it cannot check at all.
@@ -27,6 +28,7 @@ EXIT_CANNOT_CHECK = 2
 TEMPORAL_CONNECT_TIMEOUT_S = 5.0
 
 inventory_app = typer.Typer(help="Inventory positions and receipts.", no_args_is_help=True)
+inventory_app.add_typer(inbound_app, name="inbound")
 
 
 @inventory_app.command("show")
@@ -40,7 +42,7 @@ def show(
     async def go() -> AtpView:
         engine = create_engine(settings().database_url)
         try:
-            return await ledger.atp_view(engine, sku)
+            return await inbound.atp_view(engine, sku)  # with the units on their way
         finally:
             await engine.dispose()
 
@@ -64,6 +66,17 @@ def show(
         str(view.total_atp),
     )
     console.print(table)
+    if view.inbound:
+        coming = Table("inbound", "node", "expected", "qty", "not pre-ordered", title="On its way")
+        for i in view.inbound:
+            coming.add_row(
+                i.inbound,
+                i.node,
+                f"{i.expected_at:%Y-%m-%d %H:%M %Z}",
+                str(i.qty),
+                str(i.available),
+            )
+        console.print(coming)
 
 
 @inventory_app.command("receive")

@@ -135,6 +135,18 @@ def render(state: OrderState) -> None:
                 s.tracking or "",
             )
         console.print(ships)
+    if state.backorders:
+        waiting = Table("line", "sku", "qty", "expected", "inbound", title="Backorders")
+        for b in state.backorders:
+            when = (
+                "arrived"
+                if b.arrived
+                else f"{b.expected_at:%Y-%m-%d}"
+                if b.expected_at is not None
+                else "no date yet"
+            )
+            waiting.add_row(b.line, b.sku, str(b.qty), when, b.inbound or "")
+        console.print(waiting)
     for r in state.routes:
         console.print(f"route {r.attempt} ({r.strategy}): {r.summary}")
     timeline = Table("at", "event", "message")

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dom_workflows.common.models import Address, ShipmentLine
+from dom_workflows.inventory.inbound import AtpInbound
 from dom_workflows.money import Money
 from dom_workflows.order.models import (
     NodeSlaTimes,
@@ -144,6 +145,9 @@ class AtpView(BaseModel):
     total_on_hand: int
     total_reserved: int
     total_held: int = 0
+    # Units on their way (open purchase orders and transfers), earliest first; `available` is
+    # what nobody has pre-ordered yet.
+    inbound: list[AtpInbound] = Field(default_factory=list)
 
 
 class OutboundLine(BaseModel):

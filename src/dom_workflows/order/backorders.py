@@ -1,6 +1,7 @@
 """The order's side of backorders: hand waiting units to a BackorderWorkflow child, make them
 routable again when it says stock arrived, and report what is still waiting at its deadline
-(the order cancels those units)."""
+(the order cancels those units). Backordered units are pre-ordered against inbound supply (POs,
+transfers) first come first served; the order shows their expected dates in `state.backorders`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import asyncio
 from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
+from dom_workflows.common.retry import DATABASE
+
 with workflow.unsafe.imports_passed_through():
+    from activities.inventory.inbound_activities import InboundActivities
     from dom_workflows.backorder.models import (
         BackorderInput,
         BackorderResult,
@@ -18,6 +22,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from dom_workflows.backorder.workflows import BackorderWorkflow
     from dom_workflows.common.text import count
+    from dom_workflows.inventory.inbound import (
+        AllocateBackorders,
+        BackorderLine,
+        BackorderPromise,
+        InboundNotice,
+    )
     from dom_workflows.order.book import OrderBook
 
 
@@ -29,6 +39,37 @@ class Backorders:
         self.open = False  # the child runs: the order is not done while it waits
         self.woken: list[str] = []  # SKUs whose stock arrived, in arrival order
         self.expired: dict[str, int] = {}  # sku -> units the deadline gave up on
+        self.recheck: list[str] = []  # inbound that changed since the dates were read
+
+    def inbound_changed(self, notice: InboundNotice) -> None:
+        if notice.inbound not in self.recheck:
+            self.recheck.append(notice.inbound)
+            self._book.event("inbound", f"inbound {notice.inbound} {notice.change}")
+
+    async def promise(self) -> None:
+        """Pre-order the backordered units against inbound supply (and give back pre-orders of
+        units no longer backordered), then show each unit's expected date. The caller holds
+        the order's lock."""
+        self.recheck.clear()
+        st = self._book.state
+        if not st.backorders and not any(ln.backordered for ln in st.lines):
+            return  # never backordered: nothing to pre-order or give back
+        shown = await workflow.execute_local_activity_method(
+            InboundActivities.allocate_backorders,
+            AllocateBackorders(
+                order_id=st.order_id,
+                lines=[
+                    BackorderLine(line_id=ln.line_id, sku=ln.sku, backordered=ln.backordered)
+                    for ln in st.lines
+                ],
+            ),
+            **DATABASE,
+            summary=f"pre-order {count(sum(ln.backordered for ln in st.lines), 'unit')} "
+            "against inbound",
+        )
+        if shown != st.backorders:
+            st.backorders = shown
+            self._book.event("promised", _dates(shown))
 
     def stock_arrived(self, sku: str) -> None:
         if sku not in self.woken:
@@ -66,15 +107,16 @@ class Backorders:
             waiting = {sku: qty for sku, qty in sorted(totals.items()) if qty > 0}
             if waiting:
                 await self._start(waiting)
-            return
-        if self.open:
+        elif self.open:
             for sku, qty in sorted(totals.items()):
                 await self._child.signal(
                     BackorderWorkflow.set_remaining,
                     SetRemaining(sku=sku, remaining=qty, after_wake=sku == woken_sku),
                 )
+        await self.promise()
 
     async def units_cancelled(self, sku: str) -> None:
+        await self.promise()
         if self._child is not None and self.open:
             await self._child.signal(
                 BackorderWorkflow.set_remaining,
@@ -111,3 +153,17 @@ class Backorders:
         result = await self._child
         self.expired = dict(result.expired)
         self.open = False  # the child has ended: nothing more to tell it
+
+
+def _dates(shown: list[BackorderPromise]) -> str:
+    if not shown:
+        return "no units backordered any more"
+    parts = []
+    for p in shown:
+        if p.arrived:
+            parts.append(f"{p.qty} x {p.sku} arrived with {p.inbound}")
+        elif p.expected_at is not None:
+            parts.append(f"{p.qty} x {p.sku} expected {p.expected_at:%Y-%m-%d} ({p.inbound})")
+        else:
+            parts.append(f"{p.qty} x {p.sku} without a date")
+    return ("backorders: " + "; ".join(parts))[:500]

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dom_workflows.common.models import Address, Customer, ShipmentLine
+from dom_workflows.inventory.inbound import BackorderPromise
 from dom_workflows.money import CENTS, Money
 
 ORDER_WORKFLOW_ID_PREFIX = "order-"
@@ -297,6 +298,9 @@ class OrderState(BaseModel):
     holds: list[Hold] = Field(default_factory=list)
     rejections: list[str] = Field(default_factory=list)
     backorder_workflow_id: str | None = None
+    # Backordered units and when they are expected: the inbound (PO, transfer) they are
+    # pre-ordered against, or no date while none is announced.
+    backorders: list[BackorderPromise] = Field(default_factory=list)
     payment: PaymentSummary | None = None
     stop_reason: str | None = None
 

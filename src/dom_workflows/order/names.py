@@ -9,6 +9,7 @@ WORKFLOW_TYPE = "OrderWorkflow"
 SHIPMENT_EVENT = "shipment_event"  # a node's, supplier's or carrier's report
 STOCK_AVAILABLE = "backorder_stock"  # the backorder child: stock for a waiting SKU arrived
 CONSOLIDATED = "consolidated"  # the consolidation group: ship as one parcel with these
+INBOUND_CHANGED = "inbound_changed"  # inbound the order pre-ordered against is late or cancelled
 
 # Updates
 CANCEL = "cancel"

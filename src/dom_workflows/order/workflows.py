@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.common.models import ShipmentLine
     from dom_workflows.common.text import count
     from dom_workflows.consolidation.models import Consolidated
+    from dom_workflows.inventory.inbound import InboundNotice
     from dom_workflows.order import names
     from dom_workflows.order import state as bk
     from dom_workflows.order.backorders import Backorders
@@ -158,6 +159,7 @@ class OrderWorkflow:
             or self._left_after_cancel
             or self._backorders.woken
             or self._backorders.expired
+            or self._backorders.recheck
         )
 
     async def _supervise(self) -> None:
@@ -191,6 +193,8 @@ class OrderWorkflow:
             await self._cancellation.cancel(plan, "backorder deadline passed", "backorder policy")
         if routing.needed:
             self._follow(await routing.route())
+        if self._backorders.recheck:
+            await self._backorders.promise()
         while self._backorders.woken:
             sku = self._backorders.woken.pop(0)
             if self._backorders.make_routable(sku):
@@ -278,6 +282,16 @@ class OrderWorkflow:
             self._book.event("ignored", f"malformed stock notice: {msg}")
         elif any(ln.sku == msg.sku and ln.backordered for ln in self._book.state.lines):
             self._backorders.stock_arrived(msg.sku)
+
+    @workflow.signal(name=names.INBOUND_CHANGED)
+    def inbound_changed(self, raw: RawValue) -> None:
+        """Inbound supply this order pre-ordered against is late, early or cancelled: the order
+        reads its expected dates again. Duplicates are harmless."""
+        msg = decode(raw, InboundNotice)
+        if isinstance(msg, str):
+            self._book.event("ignored", f"malformed inbound notice: {msg}")
+        elif self._book.state.backorders and not self._book.terminal():
+            self._backorders.inbound_changed(msg)
 
     @workflow.signal(name=names.CONSOLIDATED)
     def consolidated(self, raw: RawValue) -> None:

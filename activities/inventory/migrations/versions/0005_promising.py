@@ -90,6 +90,8 @@ def upgrade() -> None:
         sa.Column("sku", sa.String(64), sa.ForeignKey("skus.sku"), nullable=False),
         sa.Column("qty", sa.Integer, nullable=False),
         sa.Column("allocated", sa.Integer, nullable=False, server_default="0"),
+        # Units that arrived (partial receipts); qty - received is still on its way.
+        sa.Column("received", sa.Integer, nullable=False, server_default="0"),
         sa.Column("expected_at", sa.DateTime(timezone=True), nullable=False),
         # open | received | cancelled
         sa.Column("status", sa.String(16), nullable=False),
@@ -97,7 +99,10 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("qty > 0", name="ck_inbound_qty_pos"),
-        sa.CheckConstraint("allocated >= 0 AND allocated <= qty", name="ck_inbound_allocated"),
+        sa.CheckConstraint(
+            "allocated >= 0 AND received >= 0 AND allocated + received <= qty",
+            name="ck_inbound_allocated",
+        ),
         sa.CheckConstraint("status IN ('open', 'received', 'cancelled')", name="ck_inbound_status"),
     )
     op.create_index("ix_inbound_sku_status", "inbound_supply", ["sku", "status"])
