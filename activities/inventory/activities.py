@@ -225,15 +225,18 @@ class InventoryActivities:
                             created_at=ledger.utcnow(),
                         )
                     )
+                    converted = None
                     if inp.order.cart_id:
                         # Exactly once (status guard); the units leave `held` and enter
                         # `reserved` in this one transaction, so they are never free between.
-                        await holds.convert_in(
+                        converted = await holds.convert_in(
                             conn, inp.order.cart_id, inp.order.channel, order_id, ledger.utcnow()
                         )
                     # The order's arrived pre-orders become the plan's reservations first.
                     rest = await inbound.adopt(conn, order_id, inp.attempt, allocations)
                     await ledger.reserve(conn, order_id, inp.attempt, rest)
+                    if converted:
+                        await holds.publish_conversion(conn, converted)
                 return result
             except ledger.InsufficientAtp as e:
                 last_conflict = str(e)

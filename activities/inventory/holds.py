@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from activities.inventory import ledger, schema
+from activities.inventory import availability, ledger, schema
 from dom_workflows.carts.models import (
     CartDestination,
     CartHold,
@@ -250,9 +250,11 @@ def _short_of(lines: list[CartLine], takes: list[_Take]) -> list[ShortLine]:
 
 
 async def _give_back(
-    conn: AsyncConnection, cart_id: str, kind: str, now: datetime, note: str
+    conn: AsyncConnection, cart_id: str, kind: str, now: datetime, note: str, *, publish: bool
 ) -> list[HeldLine]:
-    """Move a hold's units out of `held` (the caller has just ended the hold)."""
+    """Move a hold's units out of `held` (the caller has just ended the hold). Without
+    `publish`, the movements are written but the availability feed is not told: the caller
+    calls `publish_conversion` once the transaction's other changes are made."""
     lines = await _lines(conn, cart_id)
     for ln in sorted(lines, key=lambda x: (x.sku, x.node)):
         moved = await conn.execute(
@@ -265,9 +267,21 @@ async def _give_back(
                 f"cart {cart_id} holds {ln.qty} x {ln.sku} at {ln.node}, but that position "
                 "holds fewer units (see `dom inventory verify`)"
             )
-        await ledger._movement(
-            conn, now, ln.node, ln.sku, kind, reference=cart_id, note=f"held -{ln.qty}; {note}"
-        )
+        if publish:
+            await ledger._movement(
+                conn, now, ln.node, ln.sku, kind, reference=cart_id, note=f"held -{ln.qty}; {note}"
+            )
+        else:
+            await conn.execute(
+                schema.movements.insert().values(
+                    at=now,
+                    node_id=ln.node,
+                    sku=ln.sku,
+                    kind=kind,
+                    reference=cart_id,
+                    note=f"held -{ln.qty}; {note}"[:500],
+                )
+            )
     return lines
 
 
@@ -293,7 +307,9 @@ async def _end(
     if done.rowcount != 1:
         return None
     kind = {"released": "hold-release", "expired": "hold-expired", "converted": "hold-convert"}
-    return await _give_back(conn, cart_id, kind[status], now, note)
+    # A conversion publishes after the reservation (publish_conversion), or the feed would show
+    # the units free for a moment that no reader of the ledger could ever see.
+    return await _give_back(conn, cart_id, kind[status], now, note, publish=status != "converted")
 
 
 async def _known_skus(conn: AsyncConnection, lines: list[CartLine]) -> None:
@@ -571,7 +587,8 @@ async def convert_in(
     active (already converted, released, expired, never made, or another channel's).
 
     A hold past its expiry that the sweep has not reached yet still converts: it still held the
-    units, and the order is what the hold was for."""
+    units, and the order is what the hold was for. Call `publish_conversion` with the result
+    after reserving, in the same transaction."""
     return await _end(
         conn,
         cart_id,
@@ -581,6 +598,13 @@ async def convert_in(
         order_id=order_id,
         channel=channel,
     )
+
+
+async def publish_conversion(conn: AsyncConnection, converted: Sequence[HeldLine]) -> None:
+    """After the converting order's reservation: bump the SKUs' versions and record a change in
+    the availability feed only if network ATP really moved (it does not when the order keeps
+    the held units)."""
+    await availability.touch(conn, [ln.sku for ln in converted], "hold-convert")
 
 
 async def held_by_position(conn: AsyncConnection) -> dict[tuple[str, str], int]:
