@@ -3,7 +3,7 @@ object (engine, network, policy) so the worker wires them once and tests can use
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.inventory import holds, inbound, ledger, schema
+from activities.inventory import capacity, holds, inbound, ledger, node_settings, schema
 from activities.inventory.db import utcnow
 from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.common import errors
@@ -34,7 +34,7 @@ from dom_workflows.inventory.models import (
 )
 from dom_workflows.network import Network
 from dom_workflows.order.models import NodeSlaTimes
-from dom_workflows.promise.dates import NodeCalendar, node_calendar
+from dom_workflows.promise.dates import NodeCalendar
 from dom_workflows.routing import Plan, Scenario, plan_route
 from dom_workflows.routing.models import Rates
 
@@ -48,16 +48,32 @@ def shipment_id_for(order_id: str, attempt: int, node: str) -> str:
 
 
 class InventoryActivities:
-    def __init__(self, engine: AsyncEngine, network: Network, policy: Any) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        network: Network,
+        policy: Any,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.engine = engine
         self.network = network
         self.policy = policy
+        # Injected so a test can move a node into its next local day (capacity) without waiting.
+        self.clock = clock
 
-    def _scenario(self, inp: ReserveAndRouteInput, positions: list[ledger.Position]) -> Scenario:
+    def _scenario(
+        self,
+        inp: ReserveAndRouteInput,
+        positions: list[ledger.Position],
+        node_fields: dict[str, dict[str, Any]] | None = None,
+    ) -> Scenario:
         order = inp.order
+        live = node_fields or {}
         return Scenario.model_validate(
             {
-                "nodes": [n.model_dump(mode="json") for n in self.network.nodes],
+                "nodes": [
+                    {**n.model_dump(mode="json"), **live.get(n.id, {})} for n in self.network.nodes
+                ],
                 "skus": [s.model_dump(mode="json") for s in self.network.skus],
                 "inventory": [
                     {
@@ -156,8 +172,25 @@ class InventoryActivities:
             stored = row.scalar_one_or_none()
         return ReserveAndRouteResult.model_validate(stored) if stored is not None else None
 
+    async def capacity_fields(
+        self, conn: AsyncConnection, now: datetime, full: dict[str, str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Per node, what the router takes from today's capacity (node's local day of `now`): a
+        full node is excluded ("capacity: 120/120 orders today"), units left cap a units-mode
+        node. `full`: nodes a claim just found full (node -> NodeFull.note)."""
+        settings = await node_settings.load_node_settings(conn, self.network)
+        states = await capacity.usage(conn, settings, now)
+        full = full or {}
+        return {node: capacity.routing_fields(states.get(node), full.get(node)) for node in states}
+
     async def plan_for(
-        self, conn: AsyncConnection, inp: ReserveAndRouteInput, now: datetime, *, alternatives: bool
+        self,
+        conn: AsyncConnection,
+        inp: ReserveAndRouteInput,
+        now: datetime,
+        *,
+        alternatives: bool,
+        full: dict[str, str] | None = None,
     ) -> Plan:
         """The plan for `inp` on the ledger as `conn` sees it. Orders (reserve_and_route) and
         promises (activities/promise) both plan here, so a promise is what an order would get.
@@ -174,16 +207,35 @@ class InventoryActivities:
             conn, inp.order.order_id, {ln.line_id for ln in inp.lines}
         )
         positions = inbound.own_positions(positions, arrived)
-        return plan_route(self._scenario(inp, positions), "optimal", alternatives=alternatives)
+        fields = await self.capacity_fields(conn, now, full)
+        return plan_route(
+            self._scenario(inp, positions, fields), "optimal", alternatives=alternatives
+        )
 
     async def node_fingerprint(self, conn: AsyncConnection, now: datetime) -> Hashable:
         """What, besides stock, a plan depends on: a cached promise is valid while this and its
-        SKUs' versions are unchanged."""
-        return ()
+        SKUs' versions are unchanged. Live settings (calendars, limits) and, per node, its local
+        day, whether it is full and (units mode) the units it may still take."""
+        settings = await node_settings.load_node_settings(conn, self.network)
+        states = await capacity.usage(conn, settings, now)
+        return tuple(
+            (
+                node,
+                s.model_dump_json(exclude={"updated_at", "updated_by"}),
+                states[node].day,
+                states[node].full,
+                states[node].remaining if s.capacity_unit == "units" else None,
+            )
+            for node, s in sorted(settings.items())
+        )
 
     async def calendars(self, conn: AsyncConnection) -> dict[str, NodeCalendar]:
-        """Each node's calendar, as promises date shipments with."""
-        return {n.id: node_calendar(self.network, n.id) for n in self.network.nodes}
+        """Each node's live calendar (node_settings and holidays), as promises date with."""
+        settings = await node_settings.load_node_settings(conn, self.network)
+        return {
+            node: NodeCalendar.model_validate({**s.calendar_fields(), "node": node})
+            for node, s in settings.items()
+        }
 
     def rates(self) -> Rates:
         return Rates.model_validate(self.network.rates)
@@ -195,10 +247,12 @@ class InventoryActivities:
         if (done := await self._stored(order_id, inp.attempt)) is not None:
             return done  # a retry: the reservation was already made
         last_conflict = ""
+        full: dict[str, str] = {}  # nodes a claim found full during this call -> why
         for _ in range(MAX_REPLANS):
+            now = self.clock()
             try:
                 async with self.engine.connect() as conn:
-                    plan = await self.plan_for(conn, inp, utcnow(), alternatives=True)
+                    plan = await self.plan_for(conn, inp, now, alternatives=True, full=full)
             except ValueError as e:
                 raise ApplicationError(str(e), type="RoutingError", non_retryable=True) from e
             result = self._result(inp, plan)
@@ -232,6 +286,18 @@ class InventoryActivities:
                         converted = await holds.convert_in(
                             conn, inp.order.cart_id, inp.order.channel, order_id, ledger.utcnow()
                         )
+                    # The daily cap: a conditional increment per shipment's node, in this
+                    # transaction, so a node another order just filled raises NodeFull.
+                    settings = await node_settings.load_node_settings(conn, self.network)
+                    await capacity.claim(
+                        conn,
+                        [
+                            (f.shipment_id, f.node, sum(ln.qty for ln in f.lines))
+                            for f in result.fulfillments
+                        ],
+                        settings,
+                        now,
+                    )
                     # The order's arrived pre-orders become the plan's reservations first.
                     rest = await inbound.adopt(conn, order_id, inp.attempt, allocations)
                     await ledger.reserve(conn, order_id, inp.attempt, rest)
@@ -241,6 +307,12 @@ class InventoryActivities:
             except ledger.InsufficientAtp as e:
                 last_conflict = str(e)
                 activity.logger.info("ATP moved while reserving %s: %s; re-planning", order_id, e)
+            except capacity.NodeFull as e:
+                last_conflict = str(e)
+                full[e.node] = e.note
+                activity.logger.info(
+                    "capacity ran out while reserving %s: %s; re-planning", order_id, e
+                )
             except IntegrityError:
                 # A concurrent retry of this same activity committed first: return its plan.
                 if (done := await self._stored(order_id, inp.attempt)) is not None:

@@ -19,11 +19,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from activities.inventory import schema
-from activities.inventory.node_settings import NodeSettings
+from activities.inventory.node_settings import NodeSettings, load_node_settings
+from dom_workflows.network import Network
 
 usage_t = schema.node_capacity_usage
 claims = schema.capacity_claims
@@ -221,3 +223,68 @@ def routing_fields(state: CapacityState | None, full_note: str | None = None) ->
         "capacity_note": state.note,
         "capacity_units": state.remaining if state.unit == "units" else None,
     }
+
+
+class CapacityView(BaseModel):
+    """A node's capacity on its local day, as ops read it."""
+
+    day: str  # the node's local date
+    limit: int | None  # None: unlimited
+    unit: str  # orders | units
+    orders: int  # assigned today (counted whatever the unit)
+    units: int
+    used: int  # in `unit`
+    remaining: int | None
+    full: bool
+    note: str  # "120/120 orders today"
+
+
+class NodeStatus(BaseModel):
+    """A node's live settings and today's usage (GET /v1/nodes, `dom node list|show`)."""
+
+    node_id: str
+    name: str
+    type: str
+    settings: NodeSettings
+    capacity: CapacityView
+
+
+def _view(state: CapacityState) -> CapacityView:
+    return CapacityView(
+        day=state.day,
+        limit=state.limit,
+        unit=state.unit,
+        orders=state.orders,
+        units=state.units,
+        used=state.used,
+        remaining=state.remaining,
+        full=state.full,
+        note=state.note,
+    )
+
+
+async def node_status(
+    conn: AsyncConnection, now: datetime, network: Network | None = None
+) -> list[NodeStatus]:
+    """Every node (in the database) with its settings and usage on its local day of `now`."""
+    settings = await load_node_settings(conn, network)
+    states = await usage(conn, settings, now)
+    rows = await conn.execute(
+        sa.select(schema.nodes.c.id, schema.nodes.c.name, schema.nodes.c.type).order_by(
+            schema.nodes.c.id
+        )
+    )
+    out = []
+    for r in rows:
+        if r.id not in settings:
+            continue
+        out.append(
+            NodeStatus(
+                node_id=r.id,
+                name=r.name,
+                type=r.type,
+                settings=settings[r.id],
+                capacity=_view(states[r.id]),
+            )
+        )
+    return out

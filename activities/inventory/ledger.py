@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from activities.inventory import availability, schema
+from activities.inventory import availability, capacity, schema
 from activities.inventory.db import is_sqlite, utcnow
 from dom_workflows.common.models import ShipmentLine
 from dom_workflows.inventory.models import (
@@ -207,6 +207,7 @@ async def _release_in(conn: AsyncConnection, inp: ReleaseInput) -> ReleaseResult
     rows = list(await conn.execute(_locking(conn, query.order_by(res.c.id.desc()))))
     remaining = inp.qty if inp.qty is not None else sum(r.qty for r in rows)
     released: list[ShipmentLine] = []
+    by_shipment: dict[str, int] = {}  # units released per shipment: its capacity comes back
     for r in rows:
         if remaining <= 0:
             break
@@ -258,6 +259,9 @@ async def _release_in(conn: AsyncConnection, inp: ReleaseInput) -> ReleaseResult
             note=inp.reason,
         )
         released.append(ShipmentLine(line_id=r.line_id, sku=r.sku, qty=take))
+        by_shipment[r.shipment_id] = by_shipment.get(r.shipment_id, 0) + take
+    for shipment_id, units in sorted(by_shipment.items()):
+        await capacity.give_back(conn, shipment_id, units)
     return ReleaseResult(released_units=sum(x.qty for x in released), released=released)
 
 
@@ -440,6 +444,11 @@ async def close_order(engine: AsyncEngine, inp: CloseOrderInput) -> CloseOrderRe
                         qty=r.qty,
                     )
                 )
+            by_shipment: dict[str, int] = {}
+            for x in released:
+                by_shipment[x.shipment_id] = by_shipment.get(x.shipment_id, 0) + x.qty
+            for shipment_id, units in sorted(by_shipment.items()):
+                await capacity.give_back(conn, shipment_id, units)
             result = CloseOrderResult(
                 order_id=inp.order_id,
                 status=inp.status,

@@ -231,9 +231,14 @@ def _row_settings(row: Any, holidays: list[date]) -> NodeSettings:
         holidays=holidays,
         capacity_limit=row.capacity_limit,
         capacity_unit=row.capacity_unit,
-        updated_at=row.updated_at,
+        # SQLite hands timestamps back without their zone; they were written in UTC.
+        updated_at=_aware(row.updated_at),
         updated_by=row.updated_by,
     )
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 async def list_holidays(conn: AsyncConnection, node_id: str | None = None) -> list[Holiday]:
@@ -294,7 +299,7 @@ def parse_change(changes: NodeSettingsChange | dict[str, Any]) -> NodeSettingsCh
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidSettings(f"{where}: {first['msg']}") from None
+        raise InvalidSettings(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 async def update_node_settings(

@@ -27,6 +27,7 @@ from workers.api import (
     holds,
     inbound,
     inventory,
+    nodes,
     openapi,
     order_list,
     orders,
@@ -76,6 +77,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         promise,
         carts,
         inbound,
+        nodes,
     ):
         app.include_router(module.router)
 

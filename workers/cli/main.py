@@ -6,7 +6,7 @@ from typing import Any, NoReturn
 
 import typer
 
-from workers.cli import api, apikey, dev, returns, routing, simulate
+from workers.cli import api, apikey, dev, nodes, returns, routing, simulate
 from workers.cli.inventory import inventory_app
 from workers.cli.order import order_app, shipment_app
 
@@ -44,3 +44,4 @@ api.register(app)
 simulate.register(app)
 returns.register(app)
 apikey.register(app)
+nodes.register(app)
