@@ -12,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from activities.inventory import node_settings, schema
+from activities.inventory import availability, node_settings, schema
 from dom_workflows.network import Network
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -105,6 +105,8 @@ async def seed_network(engine: AsyncEngine, network: Network) -> int:
             else:
                 await conn.execute(schema.skus.insert().values(sku=s.sku, **values))
         created = await _seed_positions(conn, network, now)
+        # Availability rows for new SKUs, at their ATP, so the change feed measures from it.
+        await availability.seed(conn, [s.sku for s in network.skus])
         # Calendars and capacity, for nodes (and config holidays) not seeded before.
         await node_settings.seed(conn, network, now)
     return created

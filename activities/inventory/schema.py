@@ -349,13 +349,33 @@ sku_availability = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-# The availability change feed (GET /v1/availability/changes, the outbound webhook).
+# The availability change feed (GET /v1/availability/changes, the outbound webhook). `id` is
+# taken at insert, but transactions commit in another order than they insert, so a reader paging
+# by `id` could pass a row that commits later with a lower one. `seq`, the position readers page
+# by, is given to committed rows only, one sequencer at a time (availability.sequence): a later
+# commit always gets a higher seq.
 availability_changes = sa.Table(
     "availability_changes",
     metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("seq", sa.Integer, nullable=True),
     sa.Column("sku", sa.String(64), nullable=False),
     sa.Column("atp", sa.Integer, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("cause", sa.String(32), nullable=False, server_default=""),
+    sa.Index("uq_availability_changes_seq", "seq", unique=True),
+)
+
+# Where each outbound consumer of the feed is: acked_seq was delivered; pending_seq, when set, is
+# the end of the batch being delivered (resent as it was, same idempotency key, after a restart).
+# The lease keeps two API processes from publishing the same consumer at once.
+feed_cursors = sa.Table(
+    "feed_cursors",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("acked_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pending_seq", sa.Integer, nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -22,6 +22,7 @@ from activities.inventory.db import create_engine, migrate
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
 from workers.api import (
+    availability_feed,
     carts,
     errors,
     holds,
@@ -37,6 +38,8 @@ from workers.api import (
     shopify,
 )
 from workers.api.auth import anonymous, enforce
+from workers.api.availability_webhook import from_env as availability_webhook_from_env
+from workers.api.availability_webhook import running as running_webhook
 from workers.api.call_count import CallCounter
 from workers.api.deps import ApiDeps
 from workers.api.security import SecretHeaderMiddleware, load_secrets
@@ -74,6 +77,8 @@ def create_app(deps: ApiDeps) -> FastAPI:
         partners,
         returns,
         shopify,
+        # Before promise: its /v1/availability/{sku} would otherwise take "changes" for a SKU.
+        availability_feed,
         promise,
         carts,
         inbound,
@@ -170,11 +175,14 @@ async def serve(
                 # it is an ordinary error for the caller instead of the event loop's death.
                 raise RuntimeError(f"the API could not start on {host}:{port}") from e
 
-        task = asyncio.create_task(run(), name="dom-api")
-        stopper = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            server.should_exit = True
-            stopper.cancel()
-            await task
+        # The optional availability webhook publishes from this process (see its module).
+        webhook = availability_webhook_from_env(deps.engine, deps.network)
+        async with running_webhook(webhook):
+            task = asyncio.create_task(run(), name="dom-api")
+            stopper = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                server.should_exit = True
+                stopper.cancel()
+                await task

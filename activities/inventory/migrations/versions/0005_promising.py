@@ -131,17 +131,43 @@ def upgrade() -> None:
         sa.Column("atp", sa.Integer, nullable=False, server_default="0"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
+    # Every SKU starts with its current network ATP, so the first change is measured from it.
+    op.execute(
+        """
+        INSERT INTO sku_availability (sku, version, atp, updated_at)
+        SELECT s.sku, 0,
+               COALESCE(SUM(CASE WHEN p.on_hand - p.reserved - p.held - p.safety_stock > 0
+                                 THEN p.on_hand - p.reserved - p.held - p.safety_stock
+                                 ELSE 0 END), 0),
+               CURRENT_TIMESTAMP
+        FROM skus s LEFT JOIN inventory_positions p ON p.sku = s.sku
+        GROUP BY s.sku
+        """
+    )
     op.create_table(
         "availability_changes",
-        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("seq", sa.Integer, nullable=True),
         sa.Column("sku", sa.String(64), nullable=False),
         sa.Column("atp", sa.Integer, nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("cause", sa.String(32), nullable=False, server_default=""),
     )
+    op.create_index("uq_availability_changes_seq", "availability_changes", ["seq"], unique=True)
+    op.create_table(
+        "feed_cursors",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("acked_seq", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("pending_seq", sa.Integer, nullable=True),
+        sa.Column("lease_owner", sa.String(64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("feed_cursors")
+    op.drop_index("uq_availability_changes_seq", table_name="availability_changes")
     op.drop_table("availability_changes")
     op.drop_table("sku_availability")
     op.drop_table("inbound_allocations")
