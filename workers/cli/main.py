@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 import typer
 
 from workers.cli import api, apikey, dev, nodes, returns, routing, simulate
+from workers.cli.cart import cart_app
 from workers.cli.inventory import inventory_app
 from workers.cli.order import order_app, shipment_app
 
@@ -38,6 +39,7 @@ app = DomApp(
 app.add_typer(order_app, name="order")
 app.add_typer(shipment_app, name="shipment")
 app.add_typer(inventory_app, name="inventory")
+app.add_typer(cart_app, name="cart")
 dev.register(app)
 routing.register(app)
 api.register(app)
