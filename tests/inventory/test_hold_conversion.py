@@ -70,7 +70,8 @@ async def feed(engine: AsyncEngine) -> list[tuple[int, str]]:
         rows = await conn.execute(
             sa.select(changes.c.atp, changes.c.cause)
             .where(changes.c.sku == CONTESTED)
-            .order_by(changes.c.seq)
+            # id: insert order (seq is given later, by availability.sequence, once committed)
+            .order_by(changes.c.id)
         )
         return [(r.atp, r.cause) for r in rows]
 
