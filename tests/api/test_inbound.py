@@ -99,8 +99,10 @@ async def test_a_backordered_order_follows_its_po_from_date_to_shipment(api: Api
     assert body["told"] == [order_id] and body["inbound"]["status"] == "received"
     state = await api.until(
         order_id,
-        lambda s: not s.backorders
-        and any(sl.sku == SKU and sl.qty == 2 for sh in s.shipments for sl in sh.lines),
+        lambda s: (
+            not s.backorders
+            and any(sl.sku == SKU and sl.qty == 2 for sh in s.shipments for sl in sh.lines)
+        ),
         "the order routed the arrived units",
     )
     assert all(ln.backordered == 0 for ln in state.lines)

@@ -16,11 +16,14 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import inbound, ledger, schema
+from dom_workflows.backorder.models import waitlist_workflow_id
+from dom_workflows.backorder.workflows import SkuWaitlistWorkflow
 from dom_workflows.inventory.inbound import InboundRequest
 from dom_workflows.network import Network, SkuConfig
 from dom_workflows.order.models import OrderState, OrderStatus
 from tests.support.harness import OrderHarness, make_order, order_harness
-from workers.inbound_wake import tell_orders
+from tests.support.until import until
+from workers.inbound_wake import after_change, tell_orders
 
 SKU = "KAYAK-SEAT"  # nobody stocks it: every unit ordered is backordered
 DUE = datetime(2031, 5, 1, 12, tzinfo=UTC)
@@ -150,3 +153,31 @@ async def test_a_cancelled_po_moves_the_order_to_the_next_po_or_leaves_it_withou
         "both notices seen",
     )
     assert dates(again) == dates(state)
+
+
+async def test_a_new_po_is_preordered_for_the_orders_already_waiting_first_come_first(
+    h: OrderHarness,
+) -> None:
+    first = await start(h, 2)
+    second = await start(h, 2)
+    assert dates(await h.state(first)) == [(2, None, None, False)]  # nothing announced yet
+    ids = [(await h.state(x)).order_id for x in (first, second)]
+    waitlist = h.client.get_workflow_handle(waitlist_workflow_id(SKU))
+    await until(
+        lambda: waitlist.query(SkuWaitlistWorkflow.waiting),
+        lambda w: [x.workflow_id for x in w] == [f"backorder-{i}" for i in ids],
+        "both orders on the waiting list, in order",
+    )
+
+    change, created = await inbound.upsert(
+        h.engine, InboundRequest(id="PO-9", node="wh-dallas", sku=SKU, qty=3, expected_at=DUE)
+    )
+    assert created
+    assert await after_change(h.client, h.engine, change, "updated") == ids
+    await h.until(first, lambda s: dates(s) == [(2, DUE, "PO-9", False)], "first dated")
+    await h.until(
+        second,
+        lambda s: dates(s) == [(1, DUE, "PO-9", False), (1, None, None, False)],
+        "second dated for what is left",
+    )
+    assert (await inbound.get_inbound(h.engine, "PO-9")).available == 0

@@ -21,7 +21,7 @@ from dom_workflows.inventory.inbound import (
 from workers.api.auth import requires
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, ProblemDoc, parse_model
-from workers.inbound_wake import Change, tell_orders
+from workers.inbound_wake import Change, after_change
 
 router = APIRouter(tags=["inbound"])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -50,7 +50,7 @@ def _refused(e: inbound.InboundRefused) -> Problem:
 
 
 async def _told(deps: ApiDeps, change: InboundChange, what: Change) -> InboundResult:
-    told = await tell_orders(deps.dom.client, change, what)
+    told = await after_change(deps.dom.client, deps.engine, change, what)
     return InboundResult(**change.model_dump(), told=told)
 
 

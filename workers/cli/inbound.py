@@ -19,7 +19,7 @@ from activities.inventory.db import create_engine, migrate
 from dom_workflows.inventory.inbound import Inbound, InboundChange, InboundRequest
 from workers.cli.common import console, fail, print_json, run, settings
 from workers.client import connect
-from workers.inbound_wake import Change, tell_orders
+from workers.inbound_wake import Change, after_change
 
 TEMPORAL_CONNECT_TIMEOUT_S = 5.0
 
@@ -39,7 +39,7 @@ def _when(text: str) -> datetime:
     return at
 
 
-async def _tell(change: InboundChange, what: Change) -> dict[str, Any]:
+async def _tell(engine: Any, change: InboundChange, what: Change) -> dict[str, Any]:
     s = settings()
     try:
         client = await asyncio.wait_for(connect(s), TEMPORAL_CONNECT_TIMEOUT_S)
@@ -50,7 +50,7 @@ async def _tell(change: InboundChange, what: Change) -> dict[str, Any]:
             f"reachable ({str(e).splitlines()[0] if str(e) else type(e).__name__}): run the "
             "command again to tell the orders",
         }
-    return {"told": await tell_orders(client, change, what)}
+    return {"told": await after_change(client, engine, change, what)}
 
 
 def _apply(op: Callable[[Any], Awaitable[InboundChange]], what: Change) -> None:
@@ -59,9 +59,9 @@ def _apply(op: Callable[[Any], Awaitable[InboundChange]], what: Change) -> None:
         try:
             await migrate(engine)
             change = await op(engine)
+            return {**change.model_dump(mode="json"), **await _tell(engine, change, what)}
         finally:
             await engine.dispose()
-        return {**change.model_dump(mode="json"), **await _tell(change, what)}
 
     try:
         out = run(go())
