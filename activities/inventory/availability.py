@@ -133,6 +133,14 @@ async def sequence(engine: AsyncEngine) -> int:
     """Number the committed changes that have no feed position yet, in insertion order, after
     the last numbered one. One sequencer at a time; rows still uncommitted are invisible here
     and numbered by a later call. Returns the feed's head (its highest seq, 0 when empty)."""
+    async with engine.connect() as conn:
+        # Most polls find nothing new: answer those without the lock and the write.
+        unnumbered = await conn.execute(
+            sa.select(changes.c.id).where(changes.c.seq.is_(None)).limit(1)
+        )
+        if unnumbered.first() is None:
+            top = await conn.execute(sa.select(sa.func.coalesce(sa.func.max(changes.c.seq), 0)))
+            return int(top.scalar_one())
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SEQUENCER_LOCK)))
