@@ -15,9 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
 from activities.inventory import holds, ledger, schema
+from activities.inventory.feeds import apply_feed
+from activities.inventory.outbound import record_unplanned_outbound
 from activities.inventory.verify import verify
 from dom_workflows.carts.models import CartDestination, CartHold, CartLine
 from dom_workflows.network import Network
+from dom_workflows.partners.models import InventoryFeed, InventoryItem
 from tests.support.holds import (
     CONTESTED,
     NEW_YORK,
@@ -305,4 +308,41 @@ async def test_holds_and_orders_racing_for_50_units_never_oversell(
     assert sum(got[:150]) == t["held"] == t["in_active_holds"]
     assert sum(got[150:]) == t["reserved"] == t["in_reservation_rows"]
     assert t["held"] + t["reserved"] == 50 and t["over_committed_positions"] == 0
+    assert await verify(ledger_engine) == []
+
+
+async def test_feeds_and_unplanned_outbound_never_take_held_units(
+    ledger_engine: AsyncEngine, network: Network
+) -> None:
+    await add_sku(ledger_engine, stock={"wh-columbus": 10})
+    await hold(ledger_engine, "keep", 4)
+    await inventory(ledger_engine, network).reserve_and_route(
+        cart_order("ORD-KEEP", [(CONTESTED, 3)], None)
+    )
+    # A count of 2 while 3 are reserved and 4 held: on_hand stays at 7, and says why.
+    counted = await apply_feed(
+        ledger_engine,
+        InventoryFeed(
+            feed_id="count-1",
+            node="wh-columbus",
+            mode="snapshot",
+            items=[InventoryItem(sku=CONTESTED, on_hand=2)],
+        ),
+    )
+    assert counted.changes[0].on_hand_after == 7
+    assert "4 held in carts" in counted.shortfalls[0].detail
+    # The node ships 5 units of a cancelled request: none of them can be the 7 promised.
+    taken = await record_unplanned_outbound(
+        ledger_engine,
+        order_id="ORD-GONE",
+        shipment_id="ORD-GONE:1:wh-columbus",
+        node="wh-columbus",
+        lines=[(CONTESTED, 5)],
+        reference="late-ship-1",
+        note="",
+    )
+    assert taken == 0
+    t = await totals(ledger_engine)
+    assert (t["on_hand"], t["reserved"], t["held"]) == (7, 3, 4)
+    assert t["over_committed_positions"] == 0
     assert await verify(ledger_engine) == []
