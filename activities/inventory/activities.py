@@ -4,6 +4,7 @@ object (engine, network, policy) so the worker wires them once and tests can use
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -43,6 +44,16 @@ from dom_workflows.routing.models import Rates
 MAX_REPLANS = 5
 
 
+# The order id a promise plans under: it owns no hold, reservation or pre-order.
+PROMISE_ORDER_ID = "promise"
+
+
+@dataclass(frozen=True)
+class NodeState:
+    settings: dict[str, node_settings.NodeSettings]
+    usage: dict[str, capacity.CapacityState]
+
+
 def shipment_id_for(order_id: str, attempt: int, node: str) -> str:
     return f"{order_id}:{attempt}:{node}"
 
@@ -60,6 +71,7 @@ class InventoryActivities:
         self.policy = policy
         # Injected so a test can move a node into its next local day (capacity) without waiting.
         self.clock = clock
+        self._calendars: dict[tuple[str, str], NodeCalendar] = {}
 
     def _scenario(
         self,
@@ -172,16 +184,22 @@ class InventoryActivities:
             stored = row.scalar_one_or_none()
         return ReserveAndRouteResult.model_validate(stored) if stored is not None else None
 
-    async def capacity_fields(
-        self, conn: AsyncConnection, now: datetime, full: dict[str, str] | None = None
+    async def node_state(self, conn: AsyncConnection, now: datetime) -> NodeState:
+        """Every node's live settings and its usage on its local day of `now` (3 queries)."""
+        settings = await node_settings.load_node_settings(conn, self.network)
+        return NodeState(settings, await capacity.usage(conn, settings, now))
+
+    def capacity_fields(
+        self, nodes: NodeState, full: dict[str, str] | None = None
     ) -> dict[str, dict[str, Any]]:
         """Per node, what the router takes from today's capacity (node's local day of `now`): a
         full node is excluded ("capacity: 120/120 orders today"), units left cap a units-mode
         node. `full`: nodes a claim just found full (node -> NodeFull.note)."""
-        settings = await node_settings.load_node_settings(conn, self.network)
-        states = await capacity.usage(conn, settings, now)
         full = full or {}
-        return {node: capacity.routing_fields(states.get(node), full.get(node)) for node in states}
+        return {
+            node: capacity.routing_fields(nodes.usage.get(node), full.get(node))
+            for node in nodes.usage
+        }
 
     async def plan_for(
         self,
@@ -191,9 +209,11 @@ class InventoryActivities:
         *,
         alternatives: bool,
         full: dict[str, str] | None = None,
+        nodes: NodeState | None = None,
     ) -> Plan:
         """The plan for `inp` on the ledger as `conn` sees it. Orders (reserve_and_route) and
         promises (activities/promise) both plan here, so a promise is what an order would get.
+        `nodes`: the node state already read on `conn` (a promise reads it once per request).
         Raises RoutingError (a ValueError) for an order the router cannot plan."""
         positions = await ledger.read_positions(conn, sorted({ln.sku for ln in inp.lines}))
         if inp.order.cart_id:
@@ -201,41 +221,50 @@ class InventoryActivities:
             # units were free (reserve_and_route converts the hold in the reserving transaction).
             mine = await holds.active_lines(conn, inp.order.cart_id, inp.order.channel)
             positions = holds.with_units_freed(positions, mine)
-        # Units an inbound arrival reserved for this order's backordered lines are its own: plan
-        # as if they were free (reserve_and_route adopts them in the reserving transaction).
-        arrived = await inbound.prereserved_units(
-            conn, inp.order.order_id, {ln.line_id for ln in inp.lines}
-        )
-        positions = inbound.own_positions(positions, arrived)
-        fields = await self.capacity_fields(conn, now, full)
+        if inp.order.order_id != PROMISE_ORDER_ID:
+            # Units an inbound arrival reserved for this order's backordered lines are its own:
+            # plan as if they were free (reserve_and_route adopts them when it reserves).
+            arrived = await inbound.prereserved_units(
+                conn, inp.order.order_id, {ln.line_id for ln in inp.lines}
+            )
+            positions = inbound.own_positions(positions, arrived)
+        nodes = nodes or await self.node_state(conn, now)
         return plan_route(
-            self._scenario(inp, positions, fields), "optimal", alternatives=alternatives
+            self._scenario(inp, positions, self.capacity_fields(nodes, full)),
+            "optimal",
+            alternatives=alternatives,
         )
 
-    async def node_fingerprint(self, conn: AsyncConnection, now: datetime) -> Hashable:
+    @staticmethod
+    def node_fingerprint(nodes: NodeState) -> Hashable:
         """What, besides stock, a plan depends on: a cached promise is valid while this and its
         SKUs' versions are unchanged. Live settings (calendars, limits) and, per node, its local
         day, whether it is full and (units mode) the units it may still take."""
-        settings = await node_settings.load_node_settings(conn, self.network)
-        states = await capacity.usage(conn, settings, now)
         return tuple(
             (
                 node,
                 s.model_dump_json(exclude={"updated_at", "updated_by"}),
-                states[node].day,
-                states[node].full,
-                states[node].remaining if s.capacity_unit == "units" else None,
+                nodes.usage[node].day,
+                nodes.usage[node].full,
+                nodes.usage[node].remaining if s.capacity_unit == "units" else None,
             )
-            for node, s in sorted(settings.items())
+            for node, s in sorted(nodes.settings.items())
         )
 
-    async def calendars(self, conn: AsyncConnection) -> dict[str, NodeCalendar]:
-        """Each node's live calendar (node_settings and holidays), as promises date with."""
-        settings = await node_settings.load_node_settings(conn, self.network)
-        return {
-            node: NodeCalendar.model_validate({**s.calendar_fields(), "node": node})
-            for node, s in settings.items()
-        }
+    def calendars(self, nodes: NodeState) -> dict[str, NodeCalendar]:
+        """Each node's live calendar (node_settings and holidays), as promises date with;
+        built once per distinct setting (a NodeCalendar validates its zone and cut-off)."""
+        out: dict[str, NodeCalendar] = {}
+        for node, s in nodes.settings.items():
+            fields = s.calendar_fields()
+            key = (node, repr(sorted(fields.items())))
+            if (cal := self._calendars.get(key)) is None:
+                if len(self._calendars) > 1024:
+                    self._calendars.clear()
+                cal = NodeCalendar.model_validate({**fields, "node": node})
+                self._calendars[key] = cal
+            out[node] = cal
+        return out
 
     def rates(self) -> Rates:
         return Rates.model_validate(self.network.rates)

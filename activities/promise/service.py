@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.inventory import availability, ledger, schema
-from activities.inventory.activities import InventoryActivities
+from activities.inventory.activities import PROMISE_ORDER_ID, InventoryActivities, NodeState
 from activities.promise.cache import PlanCache
 from dom_workflows.geo import UnknownZip, geocode_zip, haversine_miles
 from dom_workflows.inventory.models import (
@@ -126,7 +127,7 @@ class PromiseService:
         pickup = req.destination.pickup_node
         return ReserveAndRouteInput(
             order=OrderToRoute(
-                order_id="promise",
+                order_id=PROMISE_ORDER_ID,
                 service_level="ground" if pickup else service,
                 customer_tier=req.customer_tier,
                 delivery="pickup" if pickup else "ship",
@@ -166,16 +167,17 @@ class PromiseService:
         now: datetime,
         use_cache: bool,
         versions: tuple[tuple[str, int], ...],
-        nodes: Any,
+        nodes: NodeState,
+        fingerprint: Hashable,
     ) -> tuple[Plan, bool]:
         key = self._key(inp)
-        if use_cache and (plan := self.cache.get(key, versions, nodes)) is not None:
+        if use_cache and (plan := self.cache.get(key, versions, fingerprint)) is not None:
             return plan, True
         try:
-            plan = await self.inventory.plan_for(conn, inp, now, alternatives=False)
+            plan = await self.inventory.plan_for(conn, inp, now, alternatives=False, nodes=nodes)
         except RoutingError as e:
             raise PromiseInvalid(str(e)) from e
-        self.cache.put(key, versions, nodes, plan)
+        self.cache.put(key, versions, fingerprint, plan)
         return plan, False
 
     async def availability(
@@ -184,7 +186,7 @@ class PromiseService:
         """The SKU's network ATP, and the nearest pickup store (to the ZIP) with `qty` of it."""
         async with self.engine.connect() as conn:
             positions = await ledger.read_positions(conn, [sku])
-            calendars = await self.inventory.calendars(conn)
+            calendars = self.inventory.calendars(await self.inventory.node_state(conn, now))
         total = sum(p.atp for p in positions)
         if zip_code is None:
             return total, None
@@ -222,12 +224,15 @@ class PromiseService:
         async with self.engine.connect() as conn:
             found = await availability.versions(conn, skus)
             versions = tuple((s, found.get(s, 0)) for s in skus)
-            nodes = await self.inventory.node_fingerprint(conn, now)
-            calendars = await self.inventory.calendars(conn)
+            nodes = await self.inventory.node_state(conn, now)
+            fingerprint = self.inventory.node_fingerprint(nodes)
+            calendars = self.inventory.calendars(nodes)
             inbound: list[OpenInbound] | None = None
             for service in services:
                 inp = self.route_input(req, place, service, now)
-                plan, hit = await self._plan(conn, inp, now, use_cache, versions, nodes)
+                plan, hit = await self._plan(
+                    conn, inp, now, use_cache, versions, nodes, fingerprint
+                )
                 all_hit = all_hit and hit
                 if plan.backordered and inbound is None:
                     inbound = await open_inbound(conn, skus)
