@@ -684,6 +684,8 @@ async def allocate_backorders(
                     await _release_prereserved(
                         conn, req.order_id, ln.line_id, surplus, now, "no longer backordered"
                     )
+    # Read after the commit: the inbound rows' locks are not held while the answer is built.
+    async with engine.connect() as conn:
         return await _promises(conn, req)
 
 
