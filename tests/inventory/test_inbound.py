@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.inventory import inbound, ledger, schema
+from activities.inventory.verify import verify
 from dom_workflows.inventory.inbound import (
     AllocateBackorders,
     BackorderLine,
@@ -169,6 +170,7 @@ async def test_the_arrival_turns_preorders_into_reservations_exactly_once(
     assert await position(engine) == after
     assert await movements(engine) == count
     assert len(await ledger.reservations_of(engine, "O-1")) == 1
+    assert await verify(engine) == []  # positions still explained by reservations and movements
     # The order shows the units as arrived.
     [shown] = await backorder(engine, "O-1", 2)
     assert shown.arrived and shown.inbound == "PO-1" and shown.qty == 2
@@ -297,6 +299,7 @@ async def test_routing_adopts_the_arrived_units_and_gives_back_what_it_does_not_
     ]
     after = await position(engine)
     assert after is not None and (after.on_hand, after.reserved, after.atp) == (3, 2, 1)
+    assert await verify(engine) == []
 
 
 async def test_an_order_closing_gives_back_its_preorders(engine: AsyncEngine) -> None:
