@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.inventory import capacity, holds, inbound, ledger, node_settings, schema
+from activities.inventory import capacity, holds, ledger, node_settings, preorders, schema
 from activities.inventory.db import utcnow
 from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.common import errors
@@ -224,10 +224,10 @@ class InventoryActivities:
         if inp.order.order_id != PROMISE_ORDER_ID:
             # Units an inbound arrival reserved for this order's backordered lines are its own:
             # plan as if they were free (reserve_and_route adopts them when it reserves).
-            arrived = await inbound.prereserved_units(
+            arrived = await preorders.prereserved_units(
                 conn, inp.order.order_id, {ln.line_id for ln in inp.lines}
             )
-            positions = inbound.own_positions(positions, arrived)
+            positions = preorders.own_positions(positions, arrived)
         nodes = nodes or await self.node_state(conn, now)
         return plan_route(
             self._scenario(inp, positions, self.capacity_fields(nodes, full)),
@@ -235,11 +235,12 @@ class InventoryActivities:
             alternatives=alternatives,
         )
 
-    @staticmethod
-    def node_fingerprint(nodes: NodeState) -> Hashable:
+    def node_fingerprint(self, nodes: NodeState) -> Hashable:
         """What, besides stock, a plan depends on: a cached promise is valid while this and its
         SKUs' versions are unchanged. Live settings (calendars, limits) and, per node, its local
-        day, whether it is full and (units mode) the units it may still take."""
+        day, whether it is full and (units mode) the units it may still take -- and, when the
+        policy balances load, how much it has used (every order then moves the price)."""
+        balancing = bool(getattr(self.policy, "balance_per_utilisation", 0))
         return tuple(
             (
                 node,
@@ -247,6 +248,7 @@ class InventoryActivities:
                 nodes.usage[node].day,
                 nodes.usage[node].full,
                 nodes.usage[node].remaining if s.capacity_unit == "units" else None,
+                nodes.usage[node].used if balancing else None,
             )
             for node, s in sorted(nodes.settings.items())
         )
@@ -328,7 +330,7 @@ class InventoryActivities:
                         now,
                     )
                     # The order's arrived pre-orders become the plan's reservations first.
-                    rest = await inbound.adopt(conn, order_id, inp.attempt, allocations)
+                    rest = await preorders.adopt(conn, order_id, inp.attempt, allocations)
                     await ledger.reserve(conn, order_id, inp.attempt, rest)
                     if converted:
                         await holds.publish_conversion(conn, converted)
@@ -373,7 +375,7 @@ class InventoryActivities:
         result = await ledger.close_order(self.engine, inp)
         # Its pre-orders of units still on their way go back to the inbound for other orders.
         async with self.engine.begin() as conn:
-            await inbound.release_order(conn, inp.order_id)
+            await preorders.release_order(conn, inp.order_id)
         return result
 
     @activity.defn

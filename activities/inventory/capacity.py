@@ -222,6 +222,7 @@ def routing_fields(state: CapacityState | None, full_note: str | None = None) ->
         "capacity_remaining": state.remaining,
         "capacity_note": state.note,
         "capacity_units": state.remaining if state.unit == "units" else None,
+        "utilisation": state.used / state.limit if state.limit else 1.0,
     }
 
 

@@ -295,3 +295,21 @@ async def test_a_limit_lowered_live_applies_to_the_next_order(
     assert exclusion(second, NEAR) == "capacity: 1/1 orders today"
     await node_settings.update_node_settings(ledger_engine, NEAR, {"capacity": None}, who="ops")
     assert nodes_of(await acts.reserve_and_route(order("L-3"))) == {NEAR: 1}
+
+
+async def test_a_balancing_policy_moves_orders_off_a_loaded_node(
+    ledger_engine: AsyncEngine, network: Network
+) -> None:
+    acts = await setup(ledger_engine, network, 2, "orders")
+    assert nodes_of(await acts.reserve_and_route(order("B-1"))) == {NEAR: 1}
+    # Half full: without balancing the near node still wins; at $100 per utilisation it costs
+    # $50 more per shipment there, so the far node (not full, not excluded) takes the order.
+    assert nodes_of(await acts.reserve_and_route(order("B-2"))) == {NEAR: 1}
+    await node_settings.update_node_settings(
+        ledger_engine, NEAR, {"capacity": {"limit": 4, "unit": "orders"}}, who="test"
+    )
+    acts.policy = acts.policy.model_copy(update={"balance_per_utilisation": Decimal("100")})
+    balanced = await acts.reserve_and_route(order("B-3"))
+    assert nodes_of(balanced) == {FAR: 1} and exclusion(balanced, NEAR) is None
+    candidates = {c["node"] for c in balanced.plan["explanation"]["candidates"]}
+    assert NEAR in candidates

@@ -107,3 +107,8 @@ def test_bench_routing_prints_the_table_and_writes_json(app: typer.Typer, tmp_pa
     assert next(s["strategy"] for s in data["strategies"]) == "optimal"
     best = {s["strategy"]: s["mean_cost"] for s in data["strategies"]}
     assert all(best["optimal"] <= v + 1e-9 for v in best.values())
+    # The capacity day: the same orders in sequence against daily limits, balancing off and on.
+    assert "one day against daily capacity" in result.stdout and "max util" in result.stdout
+    off, on = data["capacity_day"]
+    assert off["balance_per_utilisation"] == 0 and on["balance_per_utilisation"] == 5
+    assert off["orders"] == on["orders"] == 15 and 0 < off["max_utilisation"] <= 1

@@ -65,9 +65,21 @@ def bench_routing(
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Also write the results here.")
     ] = None,
+    balance: Annotated[
+        float,
+        typer.Option(
+            "--balance",
+            min=0,
+            help="Dollars per shipment per 100% node utilisation for the balancing run "
+            "(0 skips the capacity day).",
+        ),
+    ] = 5.0,
 ) -> None:
-    """Run every routing strategy on the same synthetic orders and compare them."""
-    from workers.bench.routing import as_dicts, run_bench
+    """Run every routing strategy on the same synthetic orders and compare them; then route the
+    orders as one day against daily node capacity, without and with load balancing."""
+    from decimal import Decimal
+
+    from workers.bench.routing import as_dicts, balance_dicts, run_balance_bench, run_bench
 
     stats = run_bench(orders, nodes, seed)
     table = Table(title=f"routing bench: {orders} orders, {nodes} nodes, seed {seed}")
@@ -97,8 +109,34 @@ def bench_routing(
             f"{s.p99_ms:.2f}",
         )
     _console().print(table)
+    payload: dict[str, object] = {
+        "orders": orders,
+        "nodes": nodes,
+        "seed": seed,
+        "strategies": as_dicts(stats),
+    }
+    if balance > 0:
+        days = run_balance_bench(orders, nodes, seed, Decimal(str(balance)))
+        day = Table(
+            title=f"one day against daily capacity ({days[0].daily_limit} orders per node), "
+            "optimal, orders in sequence"
+        )
+        for col in ("balancing", "mean cost", "max util", "p90 util", "nodes full",
+                    "orders meeting a full node", "backorders"):  # fmt: skip
+            day.add_column(col, justify="left" if col == "balancing" else "right", no_wrap=True)
+        for d in days:
+            day.add_row(
+                f"${d.balance_per_utilisation:.2f}/util" if d.balance_per_utilisation else "off",
+                f"${d.mean_cost:,.2f}",
+                f"{d.max_utilisation:.0%}",
+                f"{d.p90_utilisation:.0%}",
+                str(d.nodes_full),
+                str(d.orders_meeting_full),
+                f"{d.backorder_rate:.2%}",
+            )
+        _console().print(day)
+        payload["capacity_day"] = balance_dicts(days)
     if json_file is not None:
-        payload = {"orders": orders, "nodes": nodes, "seed": seed, "strategies": as_dicts(stats)}
         json_file.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 

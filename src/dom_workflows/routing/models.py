@@ -43,6 +43,8 @@ class Node(_Loose):
     capacity_note: str | None = None
     # Units the node may still take today (capacity in units); caps what it may supply.
     capacity_units: int | None = Field(default=None, ge=0)
+    # Share of today's capacity already used (0..1+); priced by policy.balance_per_utilisation.
+    utilisation: float | None = Field(default=None, ge=0)
     services: list[str] = Field(default_factory=lambda: ["ground"])
     pickup: bool = False
     # Optional; let pickup orders match destination rules (state, ZIP prefix).

@@ -90,6 +90,9 @@ class Policy(_Strict):
     split_penalty: Dec = Field(default=Decimal("0"), ge=0)
     max_shipments: int = Field(default=4, ge=1)
     backorder_penalty_per_unit: Dec = Field(default=Decimal("0"), ge=0)
+    # Load balancing: added to a shipment from a node per unit of the node's utilisation of its
+    # daily capacity (1.0 = at its limit), so a less loaded node wins a near tie. 0 = off.
+    balance_per_utilisation: Dec = Field(default=Decimal("0"), ge=0)
     rules: list[Rule] = Field(default_factory=list)
 
 

@@ -152,6 +152,14 @@ def _services_for(
     ), None
 
 
+def _balance(per_utilisation: Decimal, utilisation: float | None) -> tuple[tuple[str, int], ...]:
+    """The load-balancing term: a per-shipment adjustment, so every strategy prices it alike."""
+    if not per_utilisation or not utilisation:
+        return ()
+    amount = cents(per_utilisation * Decimal(str(round(utilisation, 4))))
+    return (("balance", amount),) if amount else ()
+
+
 def build_problem(scenario: Scenario) -> Problem:
     """Validate the scenario's references and compute candidates; raises RoutingError."""
     order = scenario.order
@@ -314,7 +322,8 @@ def build_problem(scenario: Scenario) -> Problem:
             services=services,
             per_shipment=cents(node.handling.per_shipment),
             per_unit=cents(node.handling.per_unit),
-            adjustments=tuple((r, cents(a)) for r, a in eff.adjustments.get(node.id, [])),
+            adjustments=tuple((r, cents(a)) for r, a in eff.adjustments.get(node.id, []))
+            + _balance(policy.balance_per_utilisation, node.utilisation),
             stock=stock,
             in_place=in_place,
         )
