@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -289,3 +289,61 @@ async def node_status(
             )
         )
     return out
+
+
+CapacityViolation = Literal["capacity-mismatch", "stale-capacity-claim"]
+
+
+async def inconsistencies(conn: AsyncConnection) -> list[tuple[str, str, CapacityViolation]]:
+    """(node, what is wrong, kind) for every break of capacity's invariants: per (node, day) the
+    usage row counts exactly the claims of that day (orders = claims, units = Σ claim units), and
+    every claim's shipment still holds a reserved or shipped unit (a fully released shipment
+    gave its claim back). `dom inventory verify` lists them."""
+    counted = {
+        (r.node_id, r.day): (r.orders, r.units)
+        for r in await conn.execute(sa.select(usage_t).order_by(usage_t.c.node_id, usage_t.c.day))
+    }
+    claimed = {
+        (r.node_id, r.day): (int(r.orders), int(r.units))
+        for r in await conn.execute(
+            sa.select(
+                claims.c.node_id,
+                claims.c.day,
+                sa.func.count().label("orders"),
+                sa.func.coalesce(sa.func.sum(claims.c.units), 0).label("units"),
+            ).group_by(claims.c.node_id, claims.c.day)
+        )
+    }
+    found: list[tuple[str, str, CapacityViolation]] = []
+    for node, day in sorted(set(counted) | set(claimed)):
+        usage_says = counted.get((node, day), (0, 0))
+        claims_say = claimed.get((node, day), (0, 0))
+        if usage_says != claims_say:
+            found.append(
+                (
+                    node,
+                    f"{node} on {day}: usage counts {usage_says[0]} order(s) / {usage_says[1]} "
+                    f"unit(s), its capacity claims {claims_say[0]} / {claims_say[1]}",
+                    "capacity-mismatch",
+                )
+            )
+    holding = (
+        sa.select(res.c.shipment_id)
+        .where(res.c.status.in_(("reserved", "consumed")))
+        .scalar_subquery()
+    )
+    stale = await conn.execute(
+        sa.select(claims.c.shipment_id, claims.c.node_id, claims.c.day)
+        .where(claims.c.shipment_id.not_in(holding))
+        .order_by(claims.c.shipment_id)
+    )
+    for r in stale:
+        found.append(
+            (
+                r.node_id,
+                f"shipment {r.shipment_id} still counts against {r.node_id}'s capacity on "
+                f"{r.day} but holds no reserved or shipped unit",
+                "stale-capacity-claim",
+            )
+        )
+    return found

@@ -6,7 +6,9 @@ In the database alone (`verify`):
   on_hand = Σ on_hand_delta of its movements (the network seed writes a `receipt` movement for the
   starting stock, so a seeded position is explained by its movements like any other);
 - per position: held = Σ qty of the lines of active cart holds, and on_hand >= reserved + held
-  (units promised to orders and carts are on hand).
+  (units promised to orders and carts are on hand);
+- daily capacity: per (node, local day) the usage counts exactly its claims, and every claim's
+  shipment still holds a reserved or shipped unit (`capacity.inconsistencies`).
 
 Against Temporal (`verify_workflows`): every order holding `reserved` rows has a running workflow
 `order-<id>`; one that is closed (or gone) will never release them.
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.inventory import schema
+from activities.inventory import capacity, schema
 from activities.inventory.holds import held_by_position
 from dom_workflows.order.models import order_workflow_id
 
@@ -41,6 +43,8 @@ ViolationKind = Literal[
     "on-hand-mismatch",
     "held-mismatch",
     "over-committed",
+    "capacity-mismatch",
+    "stale-capacity-claim",
 ]
 
 
@@ -95,6 +99,8 @@ async def verify(engine: AsyncEngine) -> list[Violation]:
             )
         }
         in_carts = await held_by_position(conn)
+        for node, detail, kind in await capacity.inconsistencies(conn):
+            found.append(Violation(kind, detail, node=node))
         positions = list(
             await conn.execute(
                 sa.select(

@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.inventory import capacity, ledger, node_settings, schema
 from activities.inventory.activities import InventoryActivities
+from activities.inventory.verify import verify
 from dom_workflows.config import Settings
 from dom_workflows.inventory.models import (
     CloseOrderInput,
@@ -313,3 +314,26 @@ async def test_a_balancing_policy_moves_orders_off_a_loaded_node(
     assert nodes_of(balanced) == {FAR: 1} and exclusion(balanced, NEAR) is None
     candidates = {c["node"] for c in balanced.plan["explanation"]["candidates"]}
     assert NEAR in candidates
+
+
+async def test_verify_finds_a_count_that_disagrees_with_its_claims(
+    ledger_engine: AsyncEngine, network: Network
+) -> None:
+    acts = await setup(ledger_engine, network, 3, "orders")
+    a = await acts.reserve_and_route(order("V-A"))
+    b = await acts.reserve_and_route(order("V-B", 2))
+    await ledger.release(
+        ledger_engine,
+        ReleaseInput(order_id="V-B", qty=1, reason="one less", idempotency_key="V-B:1"),
+    )
+    await ledger.close_order(ledger_engine, CloseOrderInput(order_id="V-A", status="cancelled"))
+    assert nodes_of(a) == {NEAR: 1} and nodes_of(b) == {NEAR: 2}
+    assert not [v for v in await verify(ledger_engine) if "capacity" in v.kind]
+
+    usage, res = schema.node_capacity_usage, schema.reservations
+    async with ledger_engine.begin() as conn:
+        # A count bumped outside claim(), and a shipment released behind give_back()'s back.
+        await conn.execute(usage.update().values(orders=usage.c.orders + 1))
+        await conn.execute(res.update().where(res.c.order_id == "V-B").values(status="released"))
+    found = {(v.kind, v.node) for v in await verify(ledger_engine) if "capacity" in v.kind}
+    assert found == {("capacity-mismatch", NEAR), ("stale-capacity-claim", NEAR)}
