@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.inventory import inbound
+from activities.inventory import preorders
 from dom_workflows.backorder.models import (
     StockArrival,
     StockAvailable,
@@ -115,7 +115,7 @@ async def allocate_waiting(
             continue
         if state.status in TERMINAL or not any(ln.backordered for ln in state.lines):
             continue
-        shown = await inbound.allocate_backorders(
+        shown = await preorders.allocate_backorders(
             engine,
             AllocateBackorders(
                 order_id=order_id,

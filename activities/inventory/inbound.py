@@ -1,22 +1,16 @@
-"""Inbound supply: purchase orders and transfers on their way to a node, and the backordered
-units pre-sold against them.
+"""Inbound supply: purchase orders and transfers on their way to a node. Create, change the
+date, cancel, receive, and the views of what is coming (by date, for ATP and promises).
 
-Allocation is first come first served: an order's backordered units take the earliest open
-inbound with units nobody has pre-ordered, by one conditional update
-(`allocated + received + take <= qty`), so concurrent orders can never pre-sell more than is
-coming. The arrival (`receive`) raises on_hand and, in the same transaction, turns the inbound's
-allocations into reservations for their orders, oldest allocation first: when the stock shows up
-in ATP, the pre-ordered units are already out of it, so no later order can take them. Those
-reservations (route attempt 0, shipment `<order>:inbound:<id>`) wait for the order's next
-reserve-and-route, which adopts them (`own_positions`, `adopt`).
+The arrival (`receive`) raises on_hand and, in the same transaction, turns the inbound's
+pre-orders (activities/inventory/preorders.py) into reservations for their orders, oldest first:
+when the stock shows up in ATP, the pre-ordered units are already out of it, so no later order
+can take them. Cancelling moves its pre-orders to other inbound, first come first served.
 
 Lock order everywhere: the inbound row first, then its allocations, then positions.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,12 +19,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from activities.inventory import ledger, schema
-from activities.inventory.db import is_sqlite, utcnow
+from activities.inventory import ledger, preorders, schema
+from activities.inventory.db import utcnow
+from activities.inventory.preorders import aware, locked
 from dom_workflows.inventory.inbound import (
-    AllocateBackorders,
     AtpInbound,
-    BackorderPromise,
     Inbound,
     InboundByDate,
     InboundChange,
@@ -44,9 +37,6 @@ alloc = schema.inbound_allocations
 res = schema.reservations
 pos = schema.inventory_positions
 
-# The route attempt of reservations an arrival makes before the order routes them.
-PRERESERVED_ATTEMPT = 0
-
 
 class InboundRefused(Exception):
     """The request cannot be applied; nothing was changed. `kind` names the problem."""
@@ -54,16 +44,6 @@ class InboundRefused(Exception):
     def __init__(self, status: int, kind: str, detail: str) -> None:
         super().__init__(detail)
         self.status, self.kind, self.detail = status, kind, detail
-
-
-def _locked(conn: AsyncConnection, stmt: sa.Select[Any]) -> sa.Select[Any]:
-    # SQLite serialises writers with BEGIN IMMEDIATE; PostgreSQL needs row locks.
-    return stmt if is_sqlite(str(conn.engine.url)) else stmt.with_for_update()
-
-
-def _aware(at: datetime) -> datetime:
-    # SQLite hands back naive datetimes for what was written as UTC.
-    return at if at.tzinfo is not None else at.replace(tzinfo=utcnow().tzinfo)
 
 
 def _model(r: Row[Any]) -> Inbound:
@@ -77,17 +57,17 @@ def _model(r: Row[Any]) -> Inbound:
         received=r.received,
         allocated=r.allocated,
         available=max(0, due - r.allocated),
-        expected_at=_aware(r.expected_at),
+        expected_at=aware(r.expected_at),
         status=r.status,
         source=r.source,
-        created_at=_aware(r.created_at),
-        updated_at=_aware(r.updated_at),
+        created_at=aware(r.created_at),
+        updated_at=aware(r.updated_at),
     )
 
 
 async def _row(conn: AsyncConnection, inbound_id: str, *, lock: bool = False) -> Row[Any]:
     stmt = sa.select(inb).where(inb.c.id == inbound_id)
-    row = (await conn.execute(_locked(conn, stmt) if lock else stmt)).first()
+    row = (await conn.execute(locked(conn, stmt) if lock else stmt)).first()
     if row is None:
         raise InboundRefused(404, "unknown-inbound", f"no inbound {inbound_id[:120]!r}")
     return row
@@ -138,7 +118,7 @@ async def inbound_by_date(conn: AsyncConnection, skus: list[str]) -> list[Inboun
             inbound=r.id,
             node=r.node_id,
             sku=r.sku,
-            expected_at=_aware(r.expected_at),
+            expected_at=aware(r.expected_at),
             qty=r.qty - r.received,
             unallocated=max(0, r.qty - r.received - r.allocated),
         )
@@ -171,7 +151,7 @@ async def upsert(engine: AsyncEngine, req: InboundRequest) -> tuple[InboundChang
         async with engine.begin() as conn:
             await ledger._check_known(conn, req.node, req.sku)
             existing = (
-                await conn.execute(_locked(conn, sa.select(inb).where(inb.c.id == req.id)))
+                await conn.execute(locked(conn, sa.select(inb).where(inb.c.id == req.id)))
             ).first()
             if existing is None:
                 await conn.execute(
@@ -211,7 +191,7 @@ async def _update(
             f"inbound {req.id} is {row.kind} of {row.sku} to {row.node_id}; "
             "its kind, node and SKU cannot change (cancel it and create another)",
         )
-    same = (row.qty, _aware(row.expected_at), row.source) == (
+    same = (row.qty, aware(row.expected_at), row.source) == (
         req.qty,
         req.expected_at,
         req.source,
@@ -232,7 +212,7 @@ async def _update(
         .where(inb.c.id == req.id)
         .values(qty=req.qty, expected_at=req.expected_at, source=req.source, updated_at=now)
     )
-    moved = _aware(row.expected_at) != req.expected_at
+    moved = aware(row.expected_at) != req.expected_at
     orders = await _orders_of(conn, req.id, ("allocated",)) if moved else []
     return InboundChange(inbound=_model(await _row(conn, req.id)), applied=True, orders=orders)
 
@@ -246,7 +226,7 @@ async def delay(engine: AsyncEngine, inbound_id: str, expected_at: datetime) -> 
         row = await _row(conn, inbound_id, lock=True)
         if row.status != "open":
             raise InboundRefused(409, "inbound-closed", f"inbound {inbound_id} is {row.status}")
-        if _aware(row.expected_at) == expected_at:
+        if aware(row.expected_at) == expected_at:
             return InboundChange(inbound=_model(row), applied=False)
         await conn.execute(
             inb.update()
@@ -278,7 +258,7 @@ async def cancel(engine: AsyncEngine, inbound_id: str) -> InboundChange:
         )
         waiting = list(
             await conn.execute(
-                _locked(
+                locked(
                     conn,
                     sa.select(alloc)
                     .where(alloc.c.inbound_id == inbound_id, alloc.c.status == "allocated")
@@ -291,7 +271,7 @@ async def cancel(engine: AsyncEngine, inbound_id: str) -> InboundChange:
             await conn.execute(
                 alloc.update().where(alloc.c.id == a.id).values(status="released", updated_at=now)
             )
-            got = await _allocate(conn, a.order_id, a.line_id, a.sku, a.qty, now)
+            got = await preorders.allocate_units(conn, a.order_id, a.line_id, a.sku, a.qty, now)
             moved, left = moved + got, left + a.qty - got
         orders = list(dict.fromkeys(a.order_id for a in waiting))
         return InboundChange(
@@ -404,7 +384,7 @@ async def _reserve_allocations(
     left = units
     reserved = 0
     waiting = await conn.execute(
-        _locked(
+        locked(
             conn,
             sa.select(alloc)
             .where(alloc.c.inbound_id == row.id, alloc.c.status == "allocated")
@@ -471,7 +451,7 @@ async def _prereserve(
         res.insert()
         .values(
             order_id=order_id,
-            route_attempt=PRERESERVED_ATTEMPT,
+            route_attempt=preorders.PRERESERVED_ATTEMPT,
             shipment_id=prereservation_shipment_id(order_id, row.id),
             line_id=line_id,
             node_id=row.node_id,
@@ -495,368 +475,6 @@ async def _prereserve(
         reference=row.id,
         note=f"pre-ordered from inbound {row.id}",
     )
-
-
-# ----------------------------------------------------------------------------- allocation
-
-
-async def _allocate(
-    conn: AsyncConnection, order_id: str, line_id: str, sku: str, qty: int, now: datetime
-) -> int:
-    """Allocate up to `qty` units of the line against open inbound, earliest expected first.
-    Returns the units allocated (the rest has no inbound to wait for)."""
-    need = qty
-    candidates = await conn.execute(
-        sa.select(inb.c.id)
-        .where(
-            inb.c.sku == sku,
-            inb.c.status == "open",
-            inb.c.qty - inb.c.received - inb.c.allocated > 0,
-        )
-        .order_by(inb.c.expected_at, inb.c.id)
-    )
-    for (inbound_id,) in list(candidates):
-        while need > 0:
-            current = (
-                await conn.execute(
-                    sa.select(inb.c.qty, inb.c.received, inb.c.allocated).where(
-                        inb.c.id == inbound_id, inb.c.status == "open"
-                    )
-                )
-            ).first()
-            free = current.qty - current.received - current.allocated if current else 0
-            if free <= 0:
-                break
-            take = min(need, free)
-            # The cap is in the statement: a concurrent allocation that got here first makes
-            # this match nothing, and we read again.
-            won = await conn.execute(
-                inb.update()
-                .where(
-                    inb.c.id == inbound_id,
-                    inb.c.status == "open",
-                    inb.c.allocated + inb.c.received + take <= inb.c.qty,
-                )
-                .values(allocated=inb.c.allocated + take, updated_at=now)
-            )
-            if won.rowcount != 1:
-                continue
-            await conn.execute(
-                alloc.insert().values(
-                    inbound_id=inbound_id,
-                    order_id=order_id,
-                    line_id=line_id,
-                    sku=sku,
-                    qty=take,
-                    status="allocated",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            need -= take
-        if need == 0:
-            break
-    return qty - need
-
-
-async def _release_allocations(
-    conn: AsyncConnection, order_id: str, line_id: str, units: int, now: datetime
-) -> int:
-    """Give back up to `units` allocated units of the line, latest expected first."""
-    rows = await conn.execute(
-        sa.select(alloc.c.id, alloc.c.inbound_id, alloc.c.qty)
-        .join(inb, inb.c.id == alloc.c.inbound_id)
-        .where(
-            alloc.c.order_id == order_id, alloc.c.line_id == line_id, alloc.c.status == "allocated"
-        )
-        .order_by(inb.c.expected_at.desc(), alloc.c.id.desc())
-    )
-    left = units
-    for a in list(rows):
-        if left <= 0:
-            break
-        await _row(conn, a.inbound_id, lock=True)  # the inbound row first (lock order)
-        take = min(a.qty, left)
-        done = await conn.execute(
-            alloc.update()
-            .where(alloc.c.id == a.id, alloc.c.status == "allocated", alloc.c.qty == a.qty)
-            .values(
-                qty=a.qty - take if take < a.qty else a.qty,
-                status="allocated" if take < a.qty else "released",
-                updated_at=now,
-            )
-        )
-        if done.rowcount != 1:
-            continue  # it arrived meanwhile: now a reservation
-        await conn.execute(
-            inb.update()
-            .where(inb.c.id == a.inbound_id)
-            .values(allocated=inb.c.allocated - take, updated_at=now)
-        )
-        left -= take
-    return units - left
-
-
-async def _prereserved(
-    conn: AsyncConnection, order_id: str, *, lock: bool = False
-) -> list[Row[Any]]:
-    stmt = (
-        sa.select(res)
-        .where(
-            res.c.order_id == order_id,
-            res.c.status == "reserved",
-            res.c.route_attempt == PRERESERVED_ATTEMPT,
-        )
-        .order_by(res.c.id)
-    )
-    return list(await conn.execute(_locked(conn, stmt) if lock else stmt))
-
-
-async def _release_prereserved(
-    conn: AsyncConnection, order_id: str, line_id: str, units: int, now: datetime, why: str
-) -> int:
-    """Release up to `units` of the line's arrived, not yet routed units (newest first)."""
-    left = units
-    for r in reversed(await _prereserved(conn, order_id, lock=True)):
-        if left <= 0:
-            break
-        if r.line_id != line_id:
-            continue
-        take = min(r.qty, left)
-        await _give_back(conn, r, take, now, why)
-        left -= take
-    return units - left
-
-
-async def _give_back(
-    conn: AsyncConnection, r: Row[Any], take: int, now: datetime, why: str
-) -> None:
-    if take == r.qty:
-        await conn.execute(
-            res.update()
-            .where(res.c.id == r.id, res.c.status == "reserved")
-            .values(status="released", updated_at=now)
-        )
-    else:
-        await conn.execute(res.update().where(res.c.id == r.id).values(qty=r.qty - take))
-    await conn.execute(
-        pos.update()
-        .where(pos.c.node_id == r.node_id, pos.c.sku == r.sku)
-        .values(reserved=pos.c.reserved - take, updated_at=now)
-    )
-    await ledger._movement(
-        conn,
-        now,
-        r.node_id,
-        r.sku,
-        "release",
-        reserved_delta=-take,
-        order_id=r.order_id,
-        reservation_id=r.id,
-        reference=r.shipment_id,
-        note=why,
-    )
-
-
-async def allocate_backorders(
-    engine: AsyncEngine, req: AllocateBackorders
-) -> list[BackorderPromise]:
-    """Make the order's pre-orders match its backordered units, line by line: allocate units
-    that wait without inbound, give back allocations (and arrived units) a line no longer waits
-    for. Idempotent: it converges on the order's state, so a retry changes nothing more. Returns
-    what the order shows for its backordered units."""
-    now = utcnow()
-    async with engine.begin() as conn:
-        for ln in req.lines:
-            allocated = await _sum_allocated(conn, req.order_id, ln.line_id)
-            arrived = sum(
-                r.qty for r in await _prereserved(conn, req.order_id) if r.line_id == ln.line_id
-            )
-            covered = allocated + arrived
-            if covered < ln.backordered:
-                await _allocate(
-                    conn, req.order_id, ln.line_id, ln.sku, ln.backordered - covered, now
-                )
-            elif covered > ln.backordered:
-                surplus = covered - ln.backordered
-                surplus -= await _release_allocations(conn, req.order_id, ln.line_id, surplus, now)
-                if surplus > 0:
-                    await _release_prereserved(
-                        conn, req.order_id, ln.line_id, surplus, now, "no longer backordered"
-                    )
-    # Read after the commit: the inbound rows' locks are not held while the answer is built.
-    async with engine.connect() as conn:
-        return await _promises(conn, req)
-
-
-async def _sum_allocated(conn: AsyncConnection, order_id: str, line_id: str) -> int:
-    total = await conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(alloc.c.qty), 0)).where(
-            alloc.c.order_id == order_id, alloc.c.line_id == line_id, alloc.c.status == "allocated"
-        )
-    )
-    return int(total.scalar_one())
-
-
-async def _promises(conn: AsyncConnection, req: AllocateBackorders) -> list[BackorderPromise]:
-    out: list[BackorderPromise] = []
-    rows = await conn.execute(
-        sa.select(
-            alloc.c.line_id, alloc.c.sku, alloc.c.qty, inb.c.id, inb.c.node_id, inb.c.expected_at
-        )
-        .join(inb, inb.c.id == alloc.c.inbound_id)
-        .where(alloc.c.order_id == req.order_id, alloc.c.status == "allocated")
-        .order_by(inb.c.expected_at, alloc.c.id)
-    )
-    by_line: dict[str, list[BackorderPromise]] = defaultdict(list)
-    for r in rows:
-        by_line[r.line_id].append(
-            BackorderPromise(
-                line=r.line_id,
-                sku=r.sku,
-                qty=r.qty,
-                expected_at=_aware(r.expected_at),
-                inbound=r.id,
-                node=r.node_id,
-            )
-        )
-    for arrived in await _prereserved(conn, req.order_id):
-        by_line[arrived.line_id].insert(
-            0,
-            BackorderPromise(
-                line=arrived.line_id,
-                sku=arrived.sku,
-                qty=arrived.qty,
-                inbound=arrived.shipment_id.rsplit(":inbound:", 1)[-1],
-                node=arrived.node_id,
-                arrived=True,
-            ),
-        )
-    for ln in req.lines:
-        if ln.backordered <= 0:
-            continue
-        promised = by_line.get(ln.line_id, [])
-        out.extend(promised)
-        dateless = ln.backordered - sum(p.qty for p in promised)
-        if dateless > 0:
-            out.append(BackorderPromise(line=ln.line_id, sku=ln.sku, qty=dateless))
-    return out
-
-
-# ----------------------------------------------------------------------------- routing
-
-
-def own_positions(
-    positions: list[ledger.Position], prereserved: dict[tuple[str, str], int]
-) -> list[ledger.Position]:
-    """Positions as the order that holds `prereserved` units ((node, sku) -> units) sees them:
-    its own arrived units count as available to it, on top of the position's ATP (safety stock
-    never eats them: they were never ATP)."""
-    out = []
-    for p in positions:
-        own = prereserved.get((p.node, p.sku), 0)
-        if own:
-            mine = replace(p, reserved=p.reserved - own)
-            short = p.atp + own - mine.atp  # what safety stock would take of the own units
-            p = replace(mine, safety_stock=max(0, p.safety_stock - short))
-        out.append(p)
-    return out
-
-
-async def prereserved_units(
-    conn: AsyncConnection, order_id: str, line_ids: set[str]
-) -> dict[tuple[str, str], int]:
-    """(node, sku) -> units arrived for these lines of the order and not routed yet."""
-    units: dict[tuple[str, str], int] = defaultdict(int)
-    for r in await _prereserved(conn, order_id):
-        if r.line_id in line_ids:
-            units[(r.node_id, r.sku)] += r.qty
-    return dict(units)
-
-
-async def adopt(
-    conn: AsyncConnection, order_id: str, attempt: int, allocations: list[ledger.Allocation]
-) -> list[ledger.Allocation]:
-    """Inside reserve-and-route's transaction: the plan's allocations take the order's arrived
-    units at their node first (the reservation row becomes the shipment's); what is left to
-    reserve from ATP is returned. Arrived units of the routed lines that the plan does not use
-    are released (the router found them a better node), so the order holds nothing it will
-    not ship."""
-    rows = [r for r in await _prereserved(conn, order_id, lock=True)]
-    if not rows:
-        return allocations
-    now = utcnow()
-    routed_lines = {a.line_id for a in allocations}
-    left = {r.id: r.qty for r in rows}
-    rest: list[ledger.Allocation] = []
-    for a in allocations:
-        need = a.qty
-        for r in rows:
-            if need == 0:
-                break
-            if (r.node_id, r.sku, r.line_id) != (a.node, a.sku, a.line_id) or not left[r.id]:
-                continue
-            take = min(need, left[r.id])
-            await _split_to_shipment(conn, r, left[r.id], take, a, attempt, now)
-            left[r.id] -= take
-            need -= take
-        if need:
-            rest.append(replace(a, qty=need))
-    for r in rows:
-        if left[r.id] and r.line_id in routed_lines:
-            current = (await conn.execute(sa.select(res).where(res.c.id == r.id))).one()
-            await _give_back(conn, current, left[r.id], now, "arrived units not used by the route")
-    return rest
-
-
-async def _split_to_shipment(
-    conn: AsyncConnection,
-    r: Row[Any],
-    remaining: int,
-    take: int,
-    a: ledger.Allocation,
-    attempt: int,
-    now: datetime,
-) -> None:
-    if take == remaining:
-        await conn.execute(
-            res.update()
-            .where(res.c.id == r.id)
-            .values(
-                route_attempt=attempt,
-                shipment_id=a.shipment_id,
-                qty=take,
-                updated_at=now,
-            )
-        )
-        return
-    await conn.execute(res.update().where(res.c.id == r.id).values(qty=remaining - take))
-    await conn.execute(
-        res.insert().values(
-            order_id=r.order_id,
-            route_attempt=attempt,
-            shipment_id=a.shipment_id,
-            line_id=r.line_id,
-            node_id=r.node_id,
-            sku=r.sku,
-            qty=take,
-            status="reserved",
-            created_at=now,
-            updated_at=now,
-        )
-    )
-
-
-async def release_order(conn: AsyncConnection, order_id: str) -> None:
-    """An order closed: its pre-orders of units still on their way are given back."""
-    now = utcnow()
-    rows = await conn.execute(
-        sa.select(alloc.c.line_id)
-        .where(alloc.c.order_id == order_id, alloc.c.status == "allocated")
-        .group_by(alloc.c.line_id)
-    )
-    for (line_id,) in list(rows):
-        await _release_allocations(conn, order_id, line_id, 10**9, now)
 
 
 async def atp_view(engine: AsyncEngine, sku: str) -> AtpView:

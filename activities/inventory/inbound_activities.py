@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
-from activities.inventory import inbound
+from activities.inventory import preorders
 from dom_workflows.inventory.inbound import AllocateBackorders, BackorderPromise
 
 
@@ -18,4 +18,4 @@ class InboundActivities:
     async def allocate_backorders(self, req: AllocateBackorders) -> list[BackorderPromise]:
         """Converges the order's pre-orders on its backordered units (a retry changes nothing
         more) and returns each backordered unit's inbound and expected date, if any."""
-        return await inbound.allocate_backorders(self.engine, req)
+        return await preorders.allocate_backorders(self.engine, req)

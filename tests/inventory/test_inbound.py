@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.inventory import inbound, ledger, schema
+from activities.inventory import inbound, ledger, preorders, schema
 from activities.inventory.verify import verify
 from dom_workflows.inventory.inbound import (
     AllocateBackorders,
@@ -47,7 +47,7 @@ async def po(
 
 
 async def backorder(engine: AsyncEngine, order_id: str, qty: int, line: str = "1") -> list:
-    return await inbound.allocate_backorders(
+    return await preorders.allocate_backorders(
         engine,
         AllocateBackorders(
             order_id=order_id, lines=[BackorderLine(line_id=line, sku=SKU, backordered=qty)]
@@ -277,17 +277,17 @@ async def test_routing_adopts_the_arrived_units_and_gives_back_what_it_does_not_
     await backorder(engine, "O-1", 3)
     await inbound.receive(engine, "PO-1")
     async with engine.connect() as conn:
-        own = await inbound.prereserved_units(conn, "O-1", {"1"})
+        own = await preorders.prereserved_units(conn, "O-1", {"1"})
         positions = await ledger.read_positions(conn, [SKU])
     assert own == {("wh-dallas", SKU): 3}
-    [seen] = inbound.own_positions(positions, own)
+    [seen] = preorders.own_positions(positions, own)
     assert seen.atp == 3  # the order's own units are available to it, and to nobody else
     [p] = positions
     assert p.atp == 0
 
     shipment = "O-1:1:wh-dallas"
     async with engine.begin() as conn:
-        rest = await inbound.adopt(
+        rest = await preorders.adopt(
             conn, "O-1", 1, [ledger.Allocation(shipment, "wh-dallas", SKU, "1", 2)]
         )
         await ledger.reserve(conn, "O-1", 1, rest)
@@ -306,6 +306,6 @@ async def test_an_order_closing_gives_back_its_preorders(engine: AsyncEngine) ->
     await po(engine, "PO-1", 3)
     await backorder(engine, "O-1", 3)
     async with engine.begin() as conn:
-        await inbound.release_order(conn, "O-1")
+        await preorders.release_order(conn, "O-1")
     assert (await inbound.get_inbound(engine, "PO-1")).available == 3
     assert {s for *_, s in await allocations(engine)} == {"released"}
