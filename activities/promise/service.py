@@ -19,9 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from activities.inventory import availability, ledger, schema
+from activities.inventory import ledger, schema
 from activities.inventory.activities import PROMISE_ORDER_ID, InventoryActivities, NodeState
 from activities.promise.cache import PlanCache
+from activities.promise.snapshot import NodeSettingsCache
 from dom_workflows.geo import UnknownZip, geocode_zip, haversine_miles
 from dom_workflows.inventory.models import (
     OrderToRoute,
@@ -83,6 +84,7 @@ class PromiseService:
         self.inventory = InventoryActivities(engine, network, policy)
         self.cache = cache or PlanCache()
         self._catalog = network.sku_map()
+        self._settings = NodeSettingsCache(network)
 
     # ------------------------------------------------------------------ request checks
     def _check(self, req: PromiseRequest) -> None:
@@ -222,9 +224,8 @@ class PromiseService:
         options: list[PromiseOption] = []
         all_hit = True
         async with self.engine.connect() as conn:
-            found = await availability.versions(conn, skus)
-            versions = tuple((s, found.get(s, 0)) for s in skus)
-            nodes = await self.inventory.node_state(conn, now)
+            snapshot = await self._settings.read(conn, skus, now)
+            versions, nodes = snapshot.versions, snapshot.nodes
             fingerprint = self.inventory.node_fingerprint(nodes)
             calendars = self.inventory.calendars(nodes)
             inbound: list[OpenInbound] | None = None

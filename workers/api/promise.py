@@ -56,10 +56,9 @@ def _no_cache(request: Request) -> bool:
 )
 async def promise(
     request: Request,
-    response: Response,
     deps: ApiDeps = Depends(get_deps),
     key: ApiKey = Depends(requires("orders:read")),
-) -> PromiseResponse:
+) -> Response:
     """Quote a cart: per service level, whether it can ship now (fully or partly), the plan
     (nodes, shipments), ship-by (the node's cut-off) and delivery window, cost and explanation.
     Nothing is reserved. `Cache-Control: no-cache` plans afresh instead of using a cached plan
@@ -74,8 +73,12 @@ async def promise(
         answer = await promise_service(deps).quote(req, use_cache=not _no_cache(request))
     except PromiseInvalid as e:
         raise Problem(422, "invalid-promise", str(e)) from None
-    response.headers["X-Promise-Cache"] = answer.cache
-    return answer
+    # Serialised once here: returning a Response skips FastAPI's second validation of the model.
+    return Response(
+        answer.model_dump_json(),
+        media_type="application/json",
+        headers={"X-Promise-Cache": answer.cache},
+    )
 
 
 @router.get("/v1/availability/{sku}", response_model=Availability, responses=PROBLEMS)
