@@ -184,6 +184,10 @@ async def seed(conn: AsyncConnection, network: Network, now: datetime | None = N
     for node in network.nodes:
         if node.id in existing:
             continue
+        try:  # a zone routing could not use must stop the seed, not every later order
+            _zone(node.timezone)
+        except ValueError as e:
+            raise ValueError(f"network config, node {node.id}: {e}") from None
         s = NodeSettings.from_config(node)
         await conn.execute(
             ns.insert().values(

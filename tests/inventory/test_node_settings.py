@@ -140,3 +140,19 @@ async def test_a_node_without_a_row_falls_back_to_its_config(
     dallas = (await settings_of(sqlite_engine, network))["wh-dallas"]
     assert isinstance(dallas, node_settings.NodeSettings)
     assert dallas.timezone == "America/Chicago" and THANKSGIVING in dallas.holidays
+
+
+async def test_a_config_with_an_unknown_zone_stops_the_seed(
+    sqlite_engine: AsyncEngine, network: Network
+) -> None:
+    bad = network.model_copy(
+        update={
+            "nodes": [
+                *network.nodes,
+                network.node("wh-reno").model_copy(update={"id": "wh-mars", "timezone": "Mars/X"}),
+            ]
+        }
+    )
+    with pytest.raises(ValueError, match="node wh-mars: unknown timezone 'Mars/X'"):
+        await seed_network(sqlite_engine, bad)
+    assert "wh-mars" not in await settings_of(sqlite_engine)
