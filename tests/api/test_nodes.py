@@ -163,3 +163,37 @@ async def test_holidays_are_put_listed_and_deleted(api: Api) -> None:
     assert_problem(await http.put("/v1/holidays/2026-12-31?node=nowhere"), 404, "nowhere")
     assert_problem(await http.put("/v1/holidays/not-a-day"), 422)
     assert_problem(await http.put("/v1/holidays/2026-12-31", json={"name": 7}), 422)
+
+
+async def test_a_rejected_shipment_and_a_cancelled_order_give_their_capacity_back(
+    api: Api,
+) -> None:
+    async def orders_today(node: str) -> int:
+        r = await api.http.get(f"/v1/nodes/{node}")
+        count: int = r.json()["capacity"]["orders"]
+        return count
+
+    oid = await api.submit()
+    first = (await api.instructed(oid)).shipments[0]
+    assert await orders_today(first.node) == 1
+    rejected = await api.signed(
+        first.node,
+        "events",
+        {
+            "event_id": f"ev-{oid}",
+            "type": "fulfillment.rejected",
+            "shipment_id": first.shipment_id,
+            "reason": "no staff",
+        },
+    )
+    assert rejected.status_code == 202, rejected.text
+    state = await api.until(oid, lambda s: len(s.shipments) > 1, "the re-route")
+    second = state.shipments[-1]
+    assert second.node != first.node
+    # The re-route released the first shipment: its node has the order back.
+    await until(lambda: orders_today(first.node), lambda n: n == 0, "capacity back at the first")
+    assert await orders_today(second.node) == 1
+
+    cancelled = await api.http.post(f"/v1/orders/{oid}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    await until(lambda: orders_today(second.node), lambda n: n == 0, "capacity back on cancel")
