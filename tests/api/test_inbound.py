@@ -142,3 +142,20 @@ async def test_bad_inbound_requests_are_problems_that_change_nothing(api: Api) -
     assert_problem(await api.http.post("/v1/inbound", json=po(), headers=reader), 403)
     assert_problem(await api.http.post("/v1/inbound/PO-7/receive", headers=reader), 403)
     assert (await inbound.get_inbound(api.engine, "PO-7")).status == "open"
+
+
+async def test_a_partner_announces_inbound_to_its_node_with_its_signature(api: Api) -> None:
+    body = po(id="ASN-DAL-1")
+    r = await api.signed("wh-dallas", "inbound", body)
+    assert r.status_code == 201, r.text
+    assert r.json()["inbound"]["source"] == "partner wh-dallas"
+    later = await api.signed("wh-dallas", "inbound", {**body, "expected_at": LATE})
+    assert later.status_code == 200 and later.json()["applied"] is True
+    assert f"{(await inbound.get_inbound(api.engine, 'ASN-DAL-1')).expected_at:%d}" == "20"
+
+    assert_problem(await api.signed("wh-reno", "inbound", po(id="ASN-X")), 403, "wh-dallas")
+    bad = await api.signed("wh-dallas", "inbound", body, secret="not-the-secret")
+    assert_problem(bad, 401)
+    unsigned = await api.http.post("/v1/partners/wh-dallas/inbound", json=po(id="ASN-Y"))
+    assert_problem(unsigned, 401)
+    assert [i.id for i in await inbound.list_inbound(api.engine)] == ["ASN-DAL-1"]

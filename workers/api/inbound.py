@@ -18,9 +18,11 @@ from dom_workflows.inventory.inbound import (
     InboundReceive,
     InboundRequest,
 )
-from workers.api.auth import requires
+from workers.api.auth import requires, signed
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, ProblemDoc, parse_model
+from workers.api.partners import SIGNED
+from workers.api.security import verified_partner_body
 from workers.inbound_wake import Change, after_change
 
 router = APIRouter(tags=["inbound"])
@@ -69,12 +71,45 @@ async def create_inbound(
     body again changes nothing; a new qty, date or source updates an open one). 201 when
     created, 200 otherwise. Orders pre-ordered against it are told a changed date."""
     req = parse_model(InboundRequest, await request.body(), "the inbound")
+    return await _upsert(deps, req, response)
+
+
+async def _upsert(deps: ApiDeps, req: InboundRequest, response: Response) -> InboundResult:
     try:
         change, created = await inbound.upsert(deps.engine, req)
     except inbound.InboundRefused as e:
         raise _refused(e) from None
     response.status_code = 201 if created else 200
     return await _told(deps, change, "updated")
+
+
+@router.post(
+    "/v1/partners/{partner_id}/inbound",
+    status_code=201,
+    response_model=InboundResult,
+    responses={200: {"model": InboundResult, "description": "updated or unchanged"}, **PROBLEMS},
+    dependencies=[signed()],  # the partner's HMAC signature is the credential
+    openapi_extra={**SIGNED, **_body(InboundRequest)},
+)
+async def partner_inbound(
+    partner_id: str, request: Request, response: Response, deps: ApiDeps = Depends(get_deps)
+) -> InboundResult:
+    """A partner's advance shipping notice for the node it operates: the same as
+    POST /v1/inbound (idempotent on `id`; a later notice with a new date or quantity updates it),
+    signed with X-DOM-Signature instead of an API key."""
+    body = await verified_partner_body(request, partner_id, deps.secrets, deps.clock)
+    req = parse_model(InboundRequest, body, "the inbound")
+    try:
+        node = deps.network.node(req.node)
+    except KeyError:
+        raise Problem(422, "unknown-node", f"node {req.node!r} is not in the network") from None
+    if (node.partner_id or node.id) != partner_id:
+        raise Problem(
+            403, "not-your-node", f"partner {partner_id} does not operate node {req.node}"
+        )
+    if not req.source:
+        req = req.model_copy(update={"source": f"partner {partner_id}"})
+    return await _upsert(deps, req, response)
 
 
 @router.get(
