@@ -337,3 +337,27 @@ async def test_verify_finds_a_count_that_disagrees_with_its_claims(
         await conn.execute(res.update().where(res.c.order_id == "V-B").values(status="released"))
     found = {(v.kind, v.node) for v in await verify(ledger_engine) if "capacity" in v.kind}
     assert found == {("capacity-mismatch", NEAR), ("stale-capacity-claim", NEAR)}
+
+
+async def test_100_concurrent_3_unit_orders_never_take_a_units_node_past_its_limit(
+    ledger_engine: AsyncEngine, network: Network
+) -> None:
+    acts = await setup(ledger_engine, network, 50, "units")
+
+    async def one(i: int) -> ReserveAndRouteResult:
+        while True:
+            try:
+                return await acts.reserve_and_route(order(f"CU-{i}", 3))
+            except ApplicationError as e:
+                assert e.type == "ReservationConflict", e
+
+    results = await asyncio.gather(*(one(i) for i in range(100)))
+    at_near = sum(nodes_of(r).get(NEAR, 0) for r in results)
+    orders, units = await usage_row(ledger_engine, NEAR, "2026-11-30")
+    print(
+        f"\n[{ledger_engine.dialect.name}] 100 concurrent 3-unit orders, {NEAR} capacity 50 "
+        f"units: {at_near} units in {orders} orders assigned to it"
+    )
+    assert units == at_near <= 50
+    assert at_near >= 48  # filled up to what whole 3-unit shipments (or a capped part) allow
+    assert all(sum(nodes_of(r).values()) == 3 for r in results)
