@@ -34,8 +34,8 @@ class Snapshot:
 
 def _one_trip() -> sa.CompoundSelect:
     text = sa.String()
-    skus = sa.bindparam("skus", expanding=True)
-    days = sa.bindparam("days", expanding=True)
+    skus: sa.BindParameter[list[str]] = sa.bindparam("skus", expanding=True)
+    days: sa.BindParameter[list[str]] = sa.bindparam("days", expanding=True)
     return sa.union_all(
         sa.select(
             sa.literal("v", text).label("kind"),
