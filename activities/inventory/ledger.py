@@ -75,9 +75,7 @@ async def read_positions(conn: AsyncConnection, skus: list[str]) -> list[Positio
         .where(pos.c.sku.in_(skus))
         .order_by(pos.c.node_id, pos.c.sku)
     )
-    return [
-        Position(r.node_id, r.sku, r.on_hand, r.reserved, r.safety_stock, r.held) for r in rows
-    ]
+    return [Position(r.node_id, r.sku, r.on_hand, r.reserved, r.safety_stock, r.held) for r in rows]
 
 
 async def reserve(

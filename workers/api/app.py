@@ -81,8 +81,8 @@ def create_app(deps: ApiDeps) -> FastAPI:
         availability_feed,
         promise,
         carts,
-        inbound,
         nodes,
+        inbound,
     ):
         app.include_router(module.router)
 
