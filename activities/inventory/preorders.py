@@ -214,14 +214,15 @@ async def allocate_backorders(
     that wait without inbound, give back allocations (and arrived units) a line no longer waits
     for. Idempotent: it converges on the order's state, so a retry changes nothing more. Returns
     what the order shows for its backordered units."""
+    # Most calls have nothing to change (no inbound for the SKU): they only read, and take no
+    # write lock another order's reserve-and-route would have to wait for.
+    async with engine.connect() as conn:
+        if await _in_step(conn, req):
+            return await _promises(conn, req)
     now = utcnow()
     async with engine.begin() as conn:
         for ln in req.lines:
-            allocated = await _sum_allocated(conn, req.order_id, ln.line_id)
-            arrived = sum(
-                r.qty for r in await _prereserved(conn, req.order_id) if r.line_id == ln.line_id
-            )
-            covered = allocated + arrived
+            covered = await _covered(conn, req.order_id, ln.line_id)
             if covered < ln.backordered:
                 await allocate_units(
                     conn, req.order_id, ln.line_id, ln.sku, ln.backordered - covered, now
@@ -236,6 +237,34 @@ async def allocate_backorders(
     # Read after the commit: the inbound rows' locks are not held while the answer is built.
     async with engine.connect() as conn:
         return await _promises(conn, req)
+
+
+async def _covered(conn: AsyncConnection, order_id: str, line_id: str) -> int:
+    """Units of the line pre-ordered (still coming) or arrived for it (not yet routed)."""
+    arrived = sum(r.qty for r in await _prereserved(conn, order_id) if r.line_id == line_id)
+    return await _sum_allocated(conn, order_id, line_id) + arrived
+
+
+async def _in_step(conn: AsyncConnection, req: AllocateBackorders) -> bool:
+    """Nothing to allocate or give back: every line is covered exactly, or waits for more than
+    is covered while no open inbound of its SKU has units left."""
+    for ln in req.lines:
+        covered = await _covered(conn, req.order_id, ln.line_id)
+        if covered > ln.backordered:
+            return False
+        if covered < ln.backordered:
+            free = await conn.execute(
+                sa.select(inb.c.id)
+                .where(
+                    inb.c.sku == ln.sku,
+                    inb.c.status == "open",
+                    inb.c.qty - inb.c.received - inb.c.allocated > 0,
+                )
+                .limit(1)
+            )
+            if free.first() is not None:
+                return False
+    return True
 
 
 async def _sum_allocated(conn: AsyncConnection, order_id: str, line_id: str) -> int:

@@ -20,7 +20,7 @@ from dom_workflows.backorder.models import waitlist_workflow_id
 from dom_workflows.backorder.workflows import SkuWaitlistWorkflow
 from dom_workflows.inventory.inbound import InboundRequest
 from dom_workflows.network import Network, SkuConfig
-from dom_workflows.order.models import OrderState, OrderStatus
+from dom_workflows.order.models import OrderPolicy, OrderState, OrderStatus
 from tests.support.harness import OrderHarness, make_order, order_harness
 from tests.support.until import until
 from workers.inbound_wake import after_change, tell_orders
@@ -185,3 +185,29 @@ async def test_a_new_po_is_preordered_for_the_orders_already_waiting_first_come_
         "second dated for what is left",
     )
     assert (await inbound.get_inbound(h.engine, "PO-9")).available == 0
+
+
+async def test_a_preorder_waits_past_the_backorder_deadline_for_its_later_po(
+    h: OrderHarness,
+) -> None:
+    now = await h.env.get_current_time()
+    due = now + timedelta(days=30)  # after the 14-day backorder deadline
+    await create_po(h, "PO-FAR", 2, due)
+    handle = await h.start(make_order([(SKU, 2)]))
+    state = await h.until(
+        handle,
+        lambda s: any("backorder deadline moved" in e.message for e in s.timeline),
+        "the deadline moved for the PO",
+    )
+    [moved] = [e for e in state.timeline if "backorder deadline moved" in e.message]
+    expected_deadline = due + OrderPolicy().backorder_deadline
+    assert f"{expected_deadline:%Y-%m-%d}" in moved.message and "PO-FAR" in moved.message
+
+    await h.env.sleep(timedelta(days=20))  # past the original deadline, before the PO
+    state = await h.state(handle)
+    assert [(ln.backordered, ln.cancelled) for ln in state.lines] == [(2, 0)]
+    assert dates(state) == [(2, due, "PO-FAR", False)]
+
+    arrived = await inbound.receive(h.engine, "PO-FAR")
+    await tell_orders(h.client, arrived, "received")
+    await h.until(handle, lambda s: seat_units(s) == 2 and not s.backorders, "shipped from the PO")

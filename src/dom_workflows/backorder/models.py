@@ -41,6 +41,14 @@ class SetRemaining(BaseModel):
     after_wake: bool = False  # answers a stock_available wake-up
 
 
+class ExtendDeadline(BaseModel):
+    """The order's units are pre-ordered against inbound expected later than the deadline: wait
+    until this one instead (a deadline never moves earlier)."""
+
+    deadline: datetime
+    reason: str = ""
+
+
 class Waiter(BaseModel):
     workflow_id: str
     qty: int = Field(ge=1)

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.backorder.models import (
         BackorderInput,
         BackorderResult,
+        ExtendDeadline,
         JoinWaitlist,
         LeaveWaitlist,
         SetRemaining,
@@ -50,21 +51,25 @@ class BackorderWorkflow:
         self._to_join: list[str] = sorted(inp.remaining)
         self._to_settle: list[tuple[str, bool]] = []  # (sku, filled)
         self._filled: dict[str, int] = {}
+        self._deadline = inp.deadline  # later when the order's units wait for later inbound
+        self._deadline_moved = False
 
     @workflow.run
     async def run(self, inp: BackorderInput) -> BackorderResult:
         me = workflow.info().workflow_id
         while any(self._remaining.values()):
             await self._drain(inp)
-            left = inp.deadline - workflow.now()
+            left = self._deadline - workflow.now()
+            self._deadline_moved = False
             try:
                 await workflow.wait_condition(
                     lambda: (
                         bool(self._woken or self._to_join or self._to_settle)
                         or not any(self._remaining.values())
+                        or self._deadline_moved
                     ),
                     timeout=max(left, timedelta(seconds=1)),
-                    timeout_summary=f"backorder deadline {inp.deadline:%Y-%m-%d %H:%M} UTC",
+                    timeout_summary=f"backorder deadline {self._deadline:%Y-%m-%d %H:%M} UTC",
                 )
             except TimeoutError:
                 break
@@ -109,6 +114,12 @@ class BackorderWorkflow:
     def stock_available(self, msg: StockAvailable) -> None:
         if self._remaining.get(msg.sku, 0) > 0 and msg.sku not in self._woken:
             self._woken.append(msg.sku)
+
+    @workflow.signal
+    def extend_deadline(self, msg: ExtendDeadline) -> None:
+        if msg.deadline > self._deadline:
+            self._deadline = msg.deadline
+            self._deadline_moved = True  # the wait starts again with the new timeout
 
     @workflow.signal
     def set_remaining(self, msg: SetRemaining) -> None:

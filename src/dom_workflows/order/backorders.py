@@ -6,6 +6,7 @@ transfers) first come first served; the order shows their expected dates in `sta
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
@@ -17,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.backorder.models import (
         BackorderInput,
         BackorderResult,
+        ExtendDeadline,
         SetRemaining,
         backorder_workflow_id,
     )
@@ -40,6 +42,7 @@ class Backorders:
         self.woken: list[str] = []  # SKUs whose stock arrived, in arrival order
         self.expired: dict[str, int] = {}  # sku -> units the deadline gave up on
         self.recheck: list[str] = []  # inbound that changed since the dates were read
+        self._deadline: datetime | None = None  # the child's, once started
 
     def inbound_changed(self, notice: InboundNotice) -> None:
         if notice.inbound not in self.recheck:
@@ -54,7 +57,7 @@ class Backorders:
         st = self._book.state
         if not st.backorders and not any(ln.backordered for ln in st.lines):
             return  # never backordered: nothing to pre-order or give back
-        shown = await workflow.execute_local_activity_method(
+        shown = await workflow.execute_activity_method(
             InboundActivities.allocate_backorders,
             AllocateBackorders(
                 order_id=st.order_id,
@@ -70,6 +73,25 @@ class Backorders:
         if shown != st.backorders:
             st.backorders = shown
             self._book.event("promised", _dates(shown))
+        await self._wait_for_inbound(shown)
+
+    async def _wait_for_inbound(self, shown: list[BackorderPromise]) -> None:
+        """Units pre-ordered against inbound expected after the backorder deadline wait for it:
+        the deadline moves to the latest expected date plus the policy's backorder deadline
+        (never earlier), so a pre-order is not cancelled before its stock can arrive."""
+        dated = [(p.expected_at, p.inbound) for p in shown if p.expected_at and not p.arrived]
+        if not dated or self._child is None or not self.open or self._deadline is None:
+            return
+        expected, inbound = max(dated, key=lambda d: d[0])
+        wanted = expected + self._book.policy.backorder_deadline
+        if wanted <= self._deadline:
+            return
+        self._deadline = wanted
+        reason = f"{inbound} is expected {expected:%Y-%m-%d}"
+        await self._child.signal(
+            BackorderWorkflow.extend_deadline, ExtendDeadline(deadline=wanted, reason=reason)
+        )
+        self._book.event("backorder", f"backorder deadline moved to {wanted:%Y-%m-%d}: {reason}")
 
     def stock_arrived(self, sku: str) -> None:
         if sku not in self.woken:
@@ -126,6 +148,7 @@ class Backorders:
     async def _start(self, waiting: dict[str, int]) -> None:
         book = self._book
         deadline = workflow.now() + book.policy.backorder_deadline
+        self._deadline = deadline
         wid = backorder_workflow_id(book.order_id)
         self._child = await workflow.start_child_workflow(
             BackorderWorkflow.run,
