@@ -3,6 +3,7 @@ object (engine, network, policy) so the worker wires them once and tests can use
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,10 @@ from dom_workflows.network import Network
 from dom_workflows.order.models import NodeSlaTimes
 from dom_workflows.promise.dates import NodeCalendar
 from dom_workflows.routing import Plan, Scenario, plan_route
-from dom_workflows.routing.models import Rates
+from dom_workflows.routing.models import InventoryPosition, Rates, Sku
+from dom_workflows.routing.models import Node as RoutingNode
+from dom_workflows.routing.models import Order as RoutingOrder
+from dom_workflows.routing.policy import Policy
 
 # ATP can move between planning and reserving (another order won the race); re-plan this many
 # times against fresh positions before letting Temporal's retry policy back off.
@@ -81,26 +85,29 @@ class InventoryActivities:
     ) -> Scenario:
         order = inp.order
         live = node_fields or {}
-        return Scenario.model_validate(
-            {
-                "nodes": [
-                    {**n.model_dump(mode="json"), **live.get(n.id, {})} for n in self.network.nodes
-                ],
-                "skus": [s.model_dump(mode="json") for s in self.network.skus],
-                "inventory": [
-                    {
-                        "node": p.node,
-                        "sku": p.sku,
-                        "on_hand": p.on_hand,
-                        # Units in other carts are not free for this order either.
-                        "reserved": p.reserved + p.held,
-                        "safety_stock": p.safety_stock,
-                    }
-                    for p in positions
-                ],
-                "rates": self.network.rates,
-                "policy": self.policy,
-                "order": {
+        nodes, skus, rates = self._static
+        policy = (
+            self.policy if isinstance(self.policy, Policy) else Policy.model_validate(self.policy)
+        )
+        return Scenario.model_construct(
+            nodes=[n.model_copy(update=live[n.id]) if n.id in live else n for n in nodes],
+            skus=skus,
+            # Read from the ledger's own columns: nothing to validate.
+            inventory=[
+                InventoryPosition.model_construct(
+                    node=p.node,
+                    sku=p.sku,
+                    on_hand=p.on_hand,
+                    # Units in other carts are not free for this order either.
+                    reserved=p.reserved + p.held,
+                    safety_stock=p.safety_stock,
+                )
+                for p in positions
+            ],
+            rates=rates,
+            policy=policy,
+            order=RoutingOrder.model_validate(
+                {
                     "id": order.order_id,
                     "lines": [
                         {
@@ -124,8 +131,18 @@ class InventoryActivities:
                     "weekday": inp.weekday,
                     "tags": order.tags,
                     "excluded_nodes": inp.excluded_nodes,
-                },
-            }
+                }
+            ),
+        )
+
+    @functools.cached_property
+    def _static(self) -> tuple[list[RoutingNode], list[Sku], Rates]:
+        """The network's part of every scenario, validated once (it is most of the work of
+        building one); live node fields are laid over copies per call."""
+        return (
+            [RoutingNode.model_validate(n.model_dump(mode="json")) for n in self.network.nodes],
+            [Sku.model_validate(s.model_dump(mode="json")) for s in self.network.skus],
+            Rates.model_validate(self.network.rates),
         )
 
     def _result(self, inp: ReserveAndRouteInput, plan: Plan) -> ReserveAndRouteResult:
@@ -269,7 +286,7 @@ class InventoryActivities:
         return out
 
     def rates(self) -> Rates:
-        return Rates.model_validate(self.network.rates)
+        return self._static[2]
 
     @activity.defn
     async def reserve_and_route(self, inp: ReserveAndRouteInput) -> ReserveAndRouteResult:

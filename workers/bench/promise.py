@@ -36,6 +36,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from workers.bench.rawhttp import RawHttp
+
 TARGET_CACHED_P99_MS = 20.0
 TARGET_UNCACHED_P99_MS = 100.0
 TARGET_AGREEMENT = 0.99
@@ -85,7 +87,7 @@ class LoadResult:
 
 
 async def open_loop(
-    http: httpx.AsyncClient, bodies: list[dict[str, Any]], rate: float, seconds: float, fresh: bool
+    http: RawHttp, bodies: list[dict[str, Any]], rate: float, seconds: float, fresh: bool
 ) -> LoadResult:
     n = max(1, int(rate * seconds))
     latencies: list[float] = []
@@ -96,12 +98,12 @@ async def open_loop(
     async def one(i: int, due: float) -> None:
         nonlocal errors
         try:
-            r = await http.post("/v1/promise", json=bodies[i % len(bodies)], headers=headers)
-            ok = r.status_code == 200
+            r = await http.post("/v1/promise", bodies[i % len(bodies)], headers)
+            ok = r.status == 200
             if ok:
                 kind = r.headers.get("X-Promise-Cache", "?")
                 statuses[kind] = statuses.get(kind, 0) + 1
-        except httpx.HTTPError:
+        except (OSError, asyncio.IncompleteReadError, ValueError):
             ok = False
         if not ok:
             errors += 1
@@ -193,7 +195,16 @@ async def agreement(
 async def run(opts: PromiseBenchOptions, console: Console) -> dict[str, Any]:
     from dom_workflows.config import Settings
     from dom_workflows.network import load_network
-    from workers.bench.e2e import Child, child_env, dom_cli, new_stack, until_http_ok
+    from workers.bench.e2e import (
+        Child,
+        child_env,
+        cpu_seconds,
+        dom_cli,
+        load_average,
+        new_stack,
+        self_cpu_seconds,
+        until_http_ok,
+    )
     from workers.dev_stack import DevOptions, prepare_database, start_temporal, wait_for_temporal
 
     home = Path(tempfile.mkdtemp(prefix="dom-bench-promise-"))
@@ -212,17 +223,24 @@ async def run(opts: PromiseBenchOptions, console: Console) -> dict[str, Any]:
         rng = random.Random(opts.seed)
         skus = sorted(load_network(Settings().network_path).sku_map())
         bodies = [random_cart(rng, skus) for _ in range(opts.carts)]
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        raw = RawHttp(stack.api_url, stack.api_headers)
         async with httpx.AsyncClient(
-            base_url=stack.api_url, headers=stack.api_headers, timeout=30.0, limits=limits
+            base_url=stack.api_url, headers=stack.api_headers, timeout=30.0
         ) as http:
-            for body in bodies:  # warm the cache and the connections
+            for body in bodies:  # warm the cache
                 (await http.post("/v1/promise", json=body)).raise_for_status()
+            idle = cpu_seconds(api.pid)
+            await asyncio.sleep(2.0)
+            idle = (cpu_seconds(api.pid) - idle) / 2.0
             console.print(f"cached phase: {opts.rate:g} requests/s for {opts.seconds:g} s")
-            cached = await open_loop(http, bodies, opts.rate, opts.seconds, fresh=False)
+            cpu0 = (cpu_seconds(api.pid), self_cpu_seconds())
+            cached = await open_loop(raw, bodies, opts.rate, opts.seconds, fresh=False)
+            cpu1 = (cpu_seconds(api.pid), self_cpu_seconds())
             console.print(f"uncached phase: {opts.rate:g} requests/s for {opts.seconds:g} s")
-            uncached = await open_loop(http, bodies, opts.rate, opts.seconds, fresh=True)
+            uncached = await open_loop(raw, bodies, opts.rate, opts.seconds, fresh=True)
+            cpu2 = (cpu_seconds(api.pid), self_cpu_seconds())
             console.print(f"agreement: {opts.pairs} promise -> order pairs")
+            await raw.aclose()
             agreed, pairs = await agreement(http, settings.database_url, opts.pairs, opts.seed)
             stack.check()
     finally:
@@ -245,6 +263,16 @@ async def run(opts: PromiseBenchOptions, console: Console) -> dict[str, Any]:
         "uncached_p99_ms": round(uncached.p(0.99), 2),
         "uncached_requests": len(uncached.latencies_ms),
         "uncached_errors": uncached.errors,
+        "cached_cpu_ms_per_request": {
+            "api": round((cpu1[0] - cpu0[0]) * 1000 / max(1, opts.rate * opts.seconds), 2),
+            "client": round((cpu1[1] - cpu0[1]) * 1000 / max(1, opts.rate * opts.seconds), 2),
+        },
+        "uncached_cpu_ms_per_request": {
+            "api": round((cpu2[0] - cpu1[0]) * 1000 / max(1, opts.rate * opts.seconds), 2),
+            "client": round((cpu2[1] - cpu1[1]) * 1000 / max(1, opts.rate * opts.seconds), 2),
+        },
+        "api_idle_cpu_ms_per_s": round(idle * 1000, 1),
+        "load_average": load_average(),
         "promise_order_pairs": pairs,
         "promise_order_agreed": agreed,
         "promise_order_agreement": round(agreed / pairs, 4) if pairs else None,
