@@ -309,3 +309,31 @@ async def test_an_order_closing_gives_back_its_preorders(engine: AsyncEngine) ->
         await preorders.release_order(conn, "O-1")
     assert (await inbound.get_inbound(engine, "PO-1")).available == 3
     assert {s for *_, s in await allocations(engine)} == {"released"}
+
+
+async def test_a_receipt_racing_new_preorders_reserves_each_unit_once(engine: AsyncEngine) -> None:
+    await po(engine, "PO-1", 10)
+    await backorder(engine, "O-0", 2)
+    jobs = [backorder(engine, f"O-{i}", 2) for i in range(1, 8)]
+    jobs.insert(3, inbound.receive(engine, "PO-1", qty=6, reference="ASN-1"))
+    await asyncio.gather(*jobs)
+    a = schema.inbound_allocations
+    async with engine.connect() as conn:
+        rows = list(await conn.execute(sa.select(a.c.qty, a.c.status)))
+        reserved = (
+            await conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(schema.reservations.c.qty), 0)).where(
+                    schema.reservations.c.sku == SKU,
+                    schema.reservations.c.status == "reserved",
+                )
+            )
+        ).scalar_one()
+    got = await inbound.get_inbound(engine, "PO-1")
+    still_allocated = sum(q for q, s in rows if s == "allocated")
+    turned = sum(q for q, s in rows if s == "reserved")
+    assert got.allocated == still_allocated  # the counter is exactly its rows
+    assert turned == reserved <= 6  # every arrived pre-order is one reservation, no more
+    assert got.received == 6 and got.allocated + got.received <= got.qty
+    p = await position(engine)
+    assert p is not None and p.on_hand == 6 and p.reserved == reserved
+    assert await verify(engine) == []
