@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -152,10 +153,28 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+def reusable_socket(host: str, port: int) -> socket.socket:
+    """A listening socket several API processes can bind at once (SO_REUSEPORT): the kernel
+    spreads connections over them, so `dom api --workers N` uses N cores."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
 async def serve(
-    settings: Settings, port: int, stop: asyncio.Event, host: str = "127.0.0.1"
+    settings: Settings,
+    port: int,
+    stop: asyncio.Event,
+    host: str = "127.0.0.1",
+    *,
+    reuse_port: bool = False,
 ) -> None:
     """Serve the API until `stop` is set, then finish in-flight requests and return."""
+    sockets = [reusable_socket(host, port)] if reuse_port else None
     async with api_dependencies(settings) as deps:
         config = uvicorn.Config(
             create_app(deps),
@@ -169,7 +188,7 @@ async def serve(
 
         async def run() -> None:
             try:
-                await server.serve()
+                await server.serve(sockets=sockets)
             except SystemExit as e:
                 # uvicorn exits the process when it cannot bind; caught here, inside the task,
                 # it is an ordinary error for the caller instead of the event loop's death.

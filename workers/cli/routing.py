@@ -221,6 +221,9 @@ def bench_promise(
         int, typer.Option("--pairs", min=0, help="Promise -> order pairs for the agreement.")
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the carts.")] = 7,
+    api_workers: Annotated[
+        int, typer.Option("--api-workers", min=1, help="API processes (`dom api --workers`).")
+    ] = 2,
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -236,7 +239,9 @@ def bench_promise(
     from workers.bench.promise import PromiseBenchOptions, main
 
     code = main(
-        PromiseBenchOptions(rate, seconds, carts, pairs, seed, database_url, json_file, keep)
+        PromiseBenchOptions(
+            rate, seconds, carts, pairs, seed, api_workers, database_url, json_file, keep
+        )
     )
     if code:
         raise typer.Exit(code)
