@@ -23,7 +23,18 @@ KEYS = {"cached_p99_ms", "uncached_p99_ms", "promise_order_agreement"}
 def test_bench_promise_measures_latency_and_agreement(tmp_path: Path) -> None:
     out = tmp_path / "promise.json"
     argv = [sys.executable, "-c", "from workers.cli.main import app; app()", "bench", "promise"]
-    argv += ["--rate", "20", "--seconds", "2", "--carts", "10", "--pairs", "40"]
+    argv += [
+        "--rate",
+        "20",
+        "--seconds",
+        "2",
+        "--carts",
+        "10",
+        "--pairs",
+        "40",
+        "--api-workers",
+        "1",
+    ]
     argv += ["--json", str(out)]
     env = dict(os.environ, DOM_HOME=str(tmp_path / "home"))
     proc = subprocess.run(

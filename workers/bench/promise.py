@@ -117,7 +117,7 @@ async def open_loop(
             r = await http.post("/v1/promise", bodies[i % len(bodies)], headers)
             ok = r.status == 200
             if ok:
-                kind = r.headers.get("X-Promise-Cache", "?")
+                kind = r.headers.get("x-promise-cache", "?")
                 statuses[kind] = statuses.get(kind, 0) + 1
         except (OSError, asyncio.IncompleteReadError, ValueError):
             ok = False
@@ -136,6 +136,19 @@ async def open_loop(
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
     return LoadResult(latencies, errors, time.perf_counter() - start, statuses)
+
+
+async def warm(raw: RawHttp, bodies: list[dict[str, Any]], connections: int) -> None:
+    """Ask every cart over `connections` connections at once, so that every API process (the
+    kernel spreads connections over them) has every cart's plan in its cache."""
+
+    async def lane() -> None:
+        for body in bodies:
+            r = await raw.post("/v1/promise", body)
+            if r.status != 200:
+                raise RuntimeError(f"warm-up promise answered {r.status}: {r.body[:300]!r}")
+
+    await asyncio.gather(*(lane() for _ in range(connections)))
 
 
 async def agreement(
@@ -246,8 +259,7 @@ async def run(opts: PromiseBenchOptions, console: Console) -> dict[str, Any]:
         async with httpx.AsyncClient(
             base_url=stack.api_url, headers=stack.api_headers, timeout=30.0
         ) as http:
-            for body in bodies:  # warm the cache
-                (await http.post("/v1/promise", json=body)).raise_for_status()
+            await warm(raw, bodies, connections=8 * opts.api_workers)
             idle = tree_cpu(api.pid)
             await asyncio.sleep(2.0)
             idle = (tree_cpu(api.pid) - idle) / 2.0
