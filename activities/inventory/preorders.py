@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
@@ -435,3 +435,50 @@ async def release_order(conn: AsyncConnection, order_id: str) -> None:
     )
     for (line_id,) in list(rows):
         await _release_allocations(conn, order_id, line_id, 10**9, now)
+
+
+InboundProblem = Literal["inbound-allocated-mismatch", "closed-order-preorders"]
+
+
+async def inconsistencies(conn: AsyncConnection) -> list[tuple[str, str, InboundProblem]]:
+    """(sku, what is wrong, kind) for `dom inventory verify`: an inbound whose `allocated` is
+    not the sum of its pre-orders still coming, and pre-orders still held by closed orders."""
+    found: list[tuple[str, str, InboundProblem]] = []
+    sums = (
+        sa.select(alloc.c.inbound_id, sa.func.sum(alloc.c.qty).label("units"))
+        .where(alloc.c.status == "allocated")
+        .group_by(alloc.c.inbound_id)
+        .subquery()
+    )
+    rows = await conn.execute(
+        sa.select(inb.c.id, inb.c.sku, inb.c.allocated, sa.func.coalesce(sums.c.units, 0))
+        .outerjoin(sums, sums.c.inbound_id == inb.c.id)
+        .where(inb.c.allocated != sa.func.coalesce(sums.c.units, 0))
+        .order_by(inb.c.id)
+    )
+    for inbound_id, sku, allocated, units in rows:
+        found.append(
+            (
+                sku,
+                f"inbound {inbound_id}: allocated is {allocated}, its pre-orders still coming "
+                f"hold {units}",
+                "inbound-allocated-mismatch",
+            )
+        )
+    closures = schema.order_closures
+    stale = await conn.execute(
+        sa.select(alloc.c.order_id, alloc.c.sku, sa.func.sum(alloc.c.qty).label("units"))
+        .join(closures, closures.c.order_id == alloc.c.order_id)
+        .where(alloc.c.status == "allocated")
+        .group_by(alloc.c.order_id, alloc.c.sku)
+        .order_by(alloc.c.order_id)
+    )
+    for order_id, sku, units in stale:
+        found.append(
+            (
+                sku,
+                f"order {order_id} is closed but still pre-orders {units} unit(s) of inbound",
+                "closed-order-preorders",
+            )
+        )
+    return found

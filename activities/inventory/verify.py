@@ -8,7 +8,9 @@ In the database alone (`verify`):
 - per position: held = Σ qty of the lines of active cart holds, and on_hand >= reserved + held
   (units promised to orders and carts are on hand);
 - daily capacity: per (node, local day) the usage counts exactly its claims, and every claim's
-  shipment still holds a reserved or shipped unit (`capacity.inconsistencies`).
+  shipment still holds a reserved or shipped unit (`capacity.inconsistencies`);
+- inbound supply: each inbound's `allocated` is the sum of its pre-orders still coming, and no
+  closed order still pre-orders inbound units (`preorders.inconsistencies`).
 
 Against Temporal (`verify_workflows`): every order holding `reserved` rows has a running workflow
 `order-<id>`; one that is closed (or gone) will never release them.
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.inventory import capacity, schema
+from activities.inventory import capacity, preorders, schema
 from activities.inventory.holds import held_by_position
 from dom_workflows.order.models import order_workflow_id
 
@@ -45,6 +47,8 @@ ViolationKind = Literal[
     "over-committed",
     "capacity-mismatch",
     "stale-capacity-claim",
+    "inbound-allocated-mismatch",
+    "closed-order-preorders",
 ]
 
 
@@ -101,6 +105,8 @@ async def verify(engine: AsyncEngine) -> list[Violation]:
         in_carts = await held_by_position(conn)
         for node, detail, kind in await capacity.inconsistencies(conn):
             found.append(Violation(kind, detail, node=node))
+        for sku, what, problem in await preorders.inconsistencies(conn):
+            found.append(Violation(problem, what, sku=sku))
         positions = list(
             await conn.execute(
                 sa.select(

@@ -337,3 +337,24 @@ async def test_a_receipt_racing_new_preorders_reserves_each_unit_once(engine: As
     p = await position(engine)
     assert p is not None and p.on_hand == 6 and p.reserved == reserved
     assert await verify(engine) == []
+
+
+async def test_verify_names_a_broken_preorder_counter_and_preorders_of_closed_orders(
+    engine: AsyncEngine,
+) -> None:
+    await po(engine, "PO-1", 5)
+    await backorder(engine, "O-1", 2)
+    assert await verify(engine) == []
+    async with engine.begin() as conn:  # break what only a bug could break
+        await conn.execute(
+            schema.inbound_supply.update()
+            .where(schema.inbound_supply.c.id == "PO-1")
+            .values(allocated=3)
+        )
+        await conn.execute(
+            schema.order_closures.insert().values(
+                order_id="O-1", status="cancelled", closed_at=DAY, released_units=0, result={}
+            )
+        )
+    found = {(v.kind, v.sku) for v in await verify(engine)}
+    assert found == {("inbound-allocated-mismatch", SKU), ("closed-order-preorders", SKU)}
