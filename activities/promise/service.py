@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from activities.inventory import ledger, schema
+from activities.inventory import inbound, ledger
 from activities.inventory.activities import PROMISE_ORDER_ID, InventoryActivities, NodeState
 from activities.promise.cache import PlanCache
 from activities.promise.snapshot import NodeSettingsCache
@@ -228,17 +227,17 @@ class PromiseService:
             versions, nodes = snapshot.versions, snapshot.nodes
             fingerprint = self.inventory.node_fingerprint(nodes)
             calendars = self.inventory.calendars(nodes)
-            inbound: list[OpenInbound] | None = None
+            supply: list[OpenInbound] | None = None
             for service in services:
                 inp = self.route_input(req, place, service, now)
                 plan, hit = await self._plan(
                     conn, inp, now, use_cache, versions, nodes, fingerprint
                 )
                 all_hit = all_hit and hit
-                if plan.backordered and inbound is None:
-                    inbound = await open_inbound(conn, skus)
+                if plan.backordered and supply is None:
+                    supply = await open_inbound(conn, skus)
                 options.append(
-                    self._option(service, inp, plan, place, now, calendars, inbound or [])
+                    self._option(service, inp, plan, place, now, calendars, supply or [])
                 )
         return PromiseResponse(
             promised_at=now,
@@ -387,14 +386,8 @@ class PromiseService:
 
 async def open_inbound(conn: AsyncConnection, skus: list[str]) -> list[OpenInbound]:
     """Open inbound supply of these SKUs not yet pre-sold, earliest arrival first."""
-    inb = schema.inbound_supply
-    rows = await conn.execute(
-        sa.select(inb.c.id, inb.c.node_id, inb.c.sku, inb.c.expected_at, inb.c.qty, inb.c.allocated)
-        .where(inb.c.sku.in_(skus), inb.c.status == "open", inb.c.qty > inb.c.allocated)
-        .order_by(inb.c.expected_at, inb.c.id)
-    )
-    out = []
-    for r in rows:
-        expected = r.expected_at if r.expected_at.tzinfo else r.expected_at.replace(tzinfo=UTC)
-        out.append(OpenInbound(r.id, r.node_id, r.sku, expected, r.qty - r.allocated))
-    return out
+    return [
+        OpenInbound(i.inbound, i.node, i.sku, i.expected_at, i.unallocated)
+        for i in await inbound.inbound_by_date(conn, skus)
+        if i.unallocated > 0
+    ]

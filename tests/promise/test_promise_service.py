@@ -112,31 +112,38 @@ async def test_units_not_on_hand_are_promised_from_stock_on_its_way(
     sqlite_engine: AsyncEngine, network: Network
 ) -> None:
     arrives = datetime(2026, 12, 10, 15, 0, tzinfo=UTC)
+    sooner = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
     async with sqlite_engine.begin() as conn:
-        await conn.execute(
-            schema.inbound_supply.insert().values(
-                id="PO-7",
-                kind="po",
-                node_id="ds-portland",
-                sku="SUP-BOARD",
-                qty=10,
-                allocated=2,
-                expected_at=arrives,
-                status="open",
-                created_at=utcnow(),
-                updated_at=utcnow(),
+        for inbound_id, expected, qty, received, allocated in (
+            ("PO-7", arrives, 10, 1, 2),  # 1 already received, 2 pre-sold: 7 left to promise
+            ("PO-8", sooner, 3, 0, 0),
+        ):
+            await conn.execute(
+                schema.inbound_supply.insert().values(
+                    id=inbound_id,
+                    kind="po",
+                    node_id="ds-portland",
+                    sku="SUP-BOARD",
+                    qty=qty,
+                    received=received,
+                    allocated=allocated,
+                    expected_at=expected,
+                    status="open",
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
             )
-        )
     option = (
         await service(sqlite_engine, network).quote(
-            cart([("SUP-BOARD", 70)], "97201"), BEFORE_CUTOFF
+            cart([("SUP-BOARD", 72)], "97201"), BEFORE_CUTOFF
         )
     ).options[0]
     assert option.fulfillable == "partial"
-    assert [(x.inbound_id, x.qty) for x in option.later] == [("PO-7", 8)]  # 2 already pre-sold
-    later = option.later[0]
-    assert later.ship_by >= arrives
-    assert option.delivery_latest is not None and option.delivery_latest >= later.delivery_latest
+    # The earliest arrival first; only what nobody has pre-ordered or received.
+    assert [(x.inbound_id, x.qty) for x in option.later] == [("PO-8", 3), ("PO-7", 7)]
+    assert option.later[0].ship_by >= sooner and option.later[1].ship_by >= arrives
+    assert option.later[0].delivery_earliest < option.later[1].delivery_earliest
+    assert option.delivery_latest == option.later[1].delivery_latest
     assert [(u.sku, u.qty) for u in option.unavailable] == [("SUP-BOARD", 2)]
 
 
