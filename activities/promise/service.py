@@ -76,9 +76,17 @@ class OpenInbound:
 
 class PromiseService:
     def __init__(
-        self, engine: AsyncEngine, network: Network, policy: Any, cache: PlanCache | None = None
+        self,
+        engine: AsyncEngine,
+        network: Network,
+        policy: Any,
+        cache: PlanCache | None = None,
+        reader: AsyncEngine | None = None,
     ) -> None:
         self.engine = engine
+        # Promises only read: on SQLite a read-only engine (deferred transactions) lets them run
+        # beside the writers instead of queueing for the write lock.
+        self.reader = reader or engine
         self.network = network
         self.inventory = InventoryActivities(engine, network, policy)
         self.cache = cache or PlanCache()
@@ -185,7 +193,7 @@ class PromiseService:
         self, sku: str, zip_code: str | None, qty: int, now: datetime
     ) -> tuple[int, PickupStore | None]:
         """The SKU's network ATP, and the nearest pickup store (to the ZIP) with `qty` of it."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             positions = await ledger.read_positions(conn, [sku])
             calendars = self.inventory.calendars(await self.inventory.node_state(conn, now))
         total = sum(p.atp for p in positions)
@@ -222,7 +230,7 @@ class PromiseService:
         skus = sorted({ln.sku for ln in req.lines})
         options: list[PromiseOption] = []
         all_hit = True
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             snapshot = await self._settings.read(conn, skus, now)
             versions, nodes = snapshot.versions, snapshot.nodes
             fingerprint = self.inventory.node_fingerprint(nodes)

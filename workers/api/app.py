@@ -130,6 +130,7 @@ async def api_dependencies(settings: Settings) -> AsyncIterator[ApiDeps]:
     counter = CallCounter() if call_log else None
     client = await connect(settings, [counter] if counter else [])
     engine = create_engine(settings.database_url)
+    reader = create_engine(settings.database_url, read_only=True)
     try:
         await migrate(engine)
         yield ApiDeps(
@@ -137,8 +138,10 @@ async def api_dependencies(settings: Settings) -> AsyncIterator[ApiDeps]:
             engine=engine,
             network=load_network(settings.network_path),
             secrets=load_secrets(settings.partner_secrets_path),
+            reader=reader,
         )
     finally:
+        await reader.dispose()
         await engine.dispose()
         if counter and call_log:
             counter.write(Path(call_log))

@@ -28,6 +28,8 @@ class ApiDeps:
     api_keys: KeyCache = field(default_factory=KeyCache)
     # The promise service and its plan cache (workers/api/promise.py), made on first use.
     promise: Any = None
+    # For read-only routes: on SQLite its transactions are deferred (never take the write lock).
+    reader: AsyncEngine | None = None
 
 
 def get_deps(request: Request) -> ApiDeps:

@@ -33,7 +33,10 @@ def promise_service(deps: ApiDeps) -> PromiseService:
     """One service (and so one plan cache) per API process."""
     if deps.promise is None:
         deps.promise = PromiseService(
-            deps.engine, deps.network, load_policy(Settings.from_env().policy_path)
+            deps.engine,
+            deps.network,
+            load_policy(Settings.from_env().policy_path),
+            reader=deps.reader,
         )
     service: PromiseService = deps.promise
     return service

@@ -97,6 +97,7 @@ class LoadResult:
     errors: int
     wall_s: float
     statuses: dict[str, int]
+    failures: dict[str, int]
 
     def p(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
@@ -109,6 +110,7 @@ async def open_loop(
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     errors = 0
+    failures: dict[str, int] = {}
     headers = {"Cache-Control": "no-cache"} if fresh else {}
 
     async def one(i: int, due: float) -> None:
@@ -119,8 +121,13 @@ async def open_loop(
             if ok:
                 kind = r.headers.get("x-promise-cache", "?")
                 statuses[kind] = statuses.get(kind, 0) + 1
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+            else:
+                why = f"HTTP {r.status}: {r.body[:120]!r}"
+                failures[why] = failures.get(why, 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as e:
             ok = False
+            why = f"{type(e).__name__}: {e}"[:160]
+            failures[why] = failures.get(why, 0) + 1
         if not ok:
             errors += 1
             return
@@ -135,7 +142,7 @@ async def open_loop(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
-    return LoadResult(latencies, errors, time.perf_counter() - start, statuses)
+    return LoadResult(latencies, errors, time.perf_counter() - start, statuses, failures)
 
 
 async def warm(raw: RawHttp, bodies: list[dict[str, Any]], connections: int) -> None:
@@ -291,10 +298,12 @@ async def run(opts: PromiseBenchOptions, console: Console) -> dict[str, Any]:
         "cached_requests": len(cached.latencies_ms),
         "cached_errors": cached.errors,
         "cached_hits": cached.statuses.get("hit", 0),
+        "cached_failures": cached.failures,
         "uncached_p50_ms": round(uncached.p(0.50), 2),
         "uncached_p99_ms": round(uncached.p(0.99), 2),
         "uncached_requests": len(uncached.latencies_ms),
         "uncached_errors": uncached.errors,
+        "uncached_failures": uncached.failures,
         "cached_cpu_ms_per_request": {
             "api": round((cpu1[0] - cpu0[0]) * 1000 / max(1, opts.rate * opts.seconds), 2),
             "client": round((cpu1[1] - cpu0[1]) * 1000 / max(1, opts.rate * opts.seconds), 2),

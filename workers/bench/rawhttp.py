@@ -41,14 +41,28 @@ class RawHttp:
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
         ).encode()
         async with self._slots:
+            reused = bool(self._idle)
             reader, writer = (
                 self._idle.pop()
-                if self._idle
+                if reused
                 else await asyncio.open_connection(self._host, self._port)
             )
             try:
                 writer.write(head + payload)
                 response = await self._read(reader)
+            except asyncio.IncompleteReadError as e:
+                writer.close()
+                if not (reused and not e.partial):
+                    raise
+                # The server closed this idle keep-alive connection as the request went out
+                # (nothing came back): send it again on a new connection, as browsers do.
+                reader, writer = await asyncio.open_connection(self._host, self._port)
+                try:
+                    writer.write(head + payload)
+                    response = await self._read(reader)
+                except BaseException:
+                    writer.close()
+                    raise
             except BaseException:
                 writer.close()
                 raise
