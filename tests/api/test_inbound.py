@@ -5,18 +5,18 @@ problem+json and change nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from decimal import Decimal
 
 import httpx
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inventory import inbound, schema
+from activities.inventory import inbound
 from dom_workflows.config import Settings
-from dom_workflows.network import Network, SkuConfig
+from dom_workflows.network import Network
 from tests.support.api import SECRETS, Api, assert_problem
 from tests.support.auth import auth_headers, authorize, new_key
+from tests.support.catalog import with_unstocked_sku
 from workers.api.app import ApiDeps, create_app
 from workers.client import DomClient
 from workers.worker import build_worker, dependencies
@@ -30,20 +30,7 @@ LATE = "2031-05-20T12:00:00+00:00"
 async def api(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> AsyncIterator[Api]:
-    async with sqlite_engine.begin() as conn:
-        await conn.execute(
-            schema.skus.insert().values(
-                sku=SKU, name="Kayak seat", weight_lb=2.0, price=Decimal("60"), tags=[]
-            )
-        )
-    net = network.model_copy(
-        update={
-            "skus": [
-                *network.skus,
-                SkuConfig(sku=SKU, name="Kayak seat", weight_lb=2.0, price=Decimal("60")),
-            ]
-        }
-    )
+    net = await with_unstocked_sku(sqlite_engine, network, SKU)
     async with (
         dependencies(Settings(), engine=sqlite_engine, network=net) as wdeps,
         build_worker(time_env.client, task_queue, wdeps),

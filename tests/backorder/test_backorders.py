@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest_asyncio
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inventory import ledger, schema
+from activities.inventory import ledger
 from dom_workflows.backorder.models import (
     BackorderInput,
     BackorderResult,
@@ -23,7 +22,7 @@ from dom_workflows.backorder.models import (
 )
 from dom_workflows.backorder.workflows import SkuWaitlistWorkflow
 from dom_workflows.inventory.models import InventoryReceipt
-from dom_workflows.network import Network, SkuConfig
+from dom_workflows.network import Network
 from dom_workflows.order.models import (
     CancelLine,
     CancelRequest,
@@ -32,6 +31,7 @@ from dom_workflows.order.models import (
     OrderStatus,
 )
 from dom_workflows.order.workflows import OrderWorkflow
+from tests.support.catalog import with_unstocked_sku
 from tests.support.harness import OrderHarness, make_order, order_harness
 from tests.support.until import until
 from workers.client import DomClient
@@ -43,20 +43,7 @@ SKU = "KAYAK-SEAT"  # a new SKU that nobody stocks yet
 async def bo(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> AsyncIterator[OrderHarness]:
-    async with sqlite_engine.begin() as conn:
-        await conn.execute(
-            schema.skus.insert().values(
-                sku=SKU, name="Kayak seat", weight_lb=2.0, price=Decimal("60"), tags=[]
-            )
-        )
-    net = network.model_copy(
-        update={
-            "skus": [
-                *network.skus,
-                SkuConfig(sku=SKU, name="Kayak seat", weight_lb=2.0, price=Decimal("60")),
-            ]
-        }
-    )
+    net = await with_unstocked_sku(sqlite_engine, network, SKU)
     async with order_harness(time_env, sqlite_engine, net, task_queue) as h:
         yield h
 

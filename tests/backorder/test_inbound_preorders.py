@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest_asyncio
@@ -15,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inventory import inbound, ledger, schema
+from activities.inventory import inbound, ledger
 from dom_workflows.backorder.models import waitlist_workflow_id
 from dom_workflows.backorder.workflows import SkuWaitlistWorkflow
 from dom_workflows.inventory.inbound import InboundRequest
-from dom_workflows.network import Network, SkuConfig
+from dom_workflows.network import Network
 from dom_workflows.order.models import OrderPolicy, OrderState, OrderStatus
+from tests.support.catalog import with_unstocked_sku
 from tests.support.harness import OrderHarness, make_order, order_harness
 from tests.support.until import until
 from workers.inbound_wake import after_change, tell_orders
@@ -33,20 +33,7 @@ DUE = datetime(2031, 5, 1, 12, tzinfo=UTC)
 async def h(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> AsyncIterator[OrderHarness]:
-    async with sqlite_engine.begin() as conn:
-        await conn.execute(
-            schema.skus.insert().values(
-                sku=SKU, name="Kayak seat", weight_lb=2.0, price=Decimal("60"), tags=[]
-            )
-        )
-    net = network.model_copy(
-        update={
-            "skus": [
-                *network.skus,
-                SkuConfig(sku=SKU, name="Kayak seat", weight_lb=2.0, price=Decimal("60")),
-            ]
-        }
-    )
+    net = await with_unstocked_sku(sqlite_engine, network, SKU)
     async with order_harness(time_env, sqlite_engine, net, task_queue) as harness:
         yield harness
 
