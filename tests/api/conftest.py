@@ -5,39 +5,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
-from dom_workflows.config import Settings
 from dom_workflows.network import Network
-from tests.support.api import SECRETS, Api, api_on
-from tests.support.auth import authorize
-from workers.api.app import ApiDeps, create_app
-from workers.client import DomClient
-from workers.worker import build_worker, dependencies
+from tests.support.api import Api, api_on
 
 
 @pytest_asyncio.fixture
 async def api(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> AsyncIterator[Api]:
-    async with dependencies(Settings(), engine=sqlite_engine, network=network) as wdeps:
-        async with build_worker(time_env.client, task_queue, wdeps):
-            deps = ApiDeps(
-                dom=DomClient(time_env.client, task_queue),
-                engine=sqlite_engine,
-                network=network,
-                secrets=SECRETS,
-            )
-            app = create_app(deps)
-            # raise_app_exceptions: a bug behind the catch-all handler fails the test loudly.
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
-            async with httpx.AsyncClient(transport=transport, base_url="http://dom.test") as http:
-                await authorize(http, sqlite_engine)  # every scope, no channel
-                yield Api(http, deps, sqlite_engine, SECRETS)
-            assert app.state.unexpected_errors == 0, "a request reached the catch-all 500 handler"
+    async with api_on(time_env, sqlite_engine, network, task_queue) as api:
+        yield api
 
 
 @pytest_asyncio.fixture

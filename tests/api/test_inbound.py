@@ -6,20 +6,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import inbound
-from dom_workflows.config import Settings
 from dom_workflows.network import Network
-from tests.support.api import SECRETS, Api, assert_problem
-from tests.support.auth import auth_headers, authorize, new_key
+from tests.support.api import Api, api_on, assert_problem
+from tests.support.auth import auth_headers, new_key
 from tests.support.catalog import with_unstocked_sku
-from workers.api.app import ApiDeps, create_app
-from workers.client import DomClient
-from workers.worker import build_worker, dependencies
 
 SKU = "KAYAK-SEAT"  # nobody stocks it
 DUE = "2031-05-01T12:00:00Z"
@@ -31,22 +26,8 @@ async def api(
     time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
 ) -> AsyncIterator[Api]:
     net = await with_unstocked_sku(sqlite_engine, network, SKU)
-    async with (
-        dependencies(Settings(), engine=sqlite_engine, network=net) as wdeps,
-        build_worker(time_env.client, task_queue, wdeps),
-    ):
-        deps = ApiDeps(
-            dom=DomClient(time_env.client, task_queue),
-            engine=sqlite_engine,
-            network=net,
-            secrets=SECRETS,
-        )
-        app = create_app(deps)
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
-        async with httpx.AsyncClient(transport=transport, base_url="http://dom.test") as http:
-            await authorize(http, sqlite_engine)
-            yield Api(http, deps, sqlite_engine, SECRETS)
-        assert app.state.unexpected_errors == 0
+    async with api_on(time_env, sqlite_engine, net, task_queue) as api:
+        yield api
 
 
 def po(qty: int = 3, **kw: object) -> dict[str, object]:

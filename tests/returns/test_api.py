@@ -9,7 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import WorkflowEnvironment
@@ -17,14 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 from dom_workflows.network import Network
 from dom_workflows.order.models import ShipmentEvent, ShipmentStatus
 from dom_workflows.returns.models import ReturnState, ReturnStatus
-from tests.support.api import SECRETS, Api, assert_problem
-from tests.support.auth import authorize
+from tests.support.api import Api, api_on, assert_problem
 from tests.support.returns import partner_settings
 from tests.support.sim import LiveSim
 from tests.support.until import until
-from workers.api.app import ApiDeps, create_app
-from workers.client import DomClient
-from workers.worker import build_worker, dependencies
 
 NODE = "wh-columbus"  # the network's return node
 
@@ -38,20 +33,8 @@ async def api(
     live_sim: LiveSim,
 ) -> AsyncIterator[Api]:
     settings = partner_settings(live_sim)
-    async with dependencies(settings, engine=sqlite_engine, network=network) as wdeps:
-        async with build_worker(time_env.client, task_queue, wdeps):
-            deps = ApiDeps(
-                dom=DomClient(time_env.client, task_queue),
-                engine=sqlite_engine,
-                network=network,
-                secrets=SECRETS,
-            )
-            app = create_app(deps)
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
-            async with httpx.AsyncClient(transport=transport, base_url="http://dom.test") as http:
-                await authorize(http, sqlite_engine)
-                yield Api(http, deps, sqlite_engine, SECRETS)
-            assert app.state.unexpected_errors == 0, "a request reached the catch-all 500 handler"
+    async with api_on(time_env, sqlite_engine, network, task_queue, settings) as api:
+        yield api
 
 
 async def delivered_order(api: Api, qty: int = 2) -> str:

@@ -146,11 +146,15 @@ def assert_problem(r: httpx.Response, status: int, *needles: str) -> dict[str, A
 
 @contextlib.asynccontextmanager
 async def api_on(
-    env: WorkflowEnvironment, engine: AsyncEngine, network: Network, task_queue: str
+    env: WorkflowEnvironment,
+    engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Api]:
     """The app over httpx's ASGI transport with a real worker on `env` (any Temporal server);
     fails if a request reached the catch-all 500 handler."""
-    async with dependencies(Settings(), engine=engine, network=network) as wdeps:
+    async with dependencies(settings or Settings(), engine=engine, network=network) as wdeps:
         async with build_worker(env.client, task_queue, wdeps):
             deps = ApiDeps(
                 dom=DomClient(env.client, task_queue),
