@@ -379,3 +379,7 @@ feed_cursors = sa.Table(
     sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# ---- insight (migration 0006): decisions, outcomes, money per order ----
+
+# ---- alerts (migration 0007) ----
