@@ -382,4 +382,96 @@ feed_cursors = sa.Table(
 
 # ---- insight (migration 0006): decisions, outcomes, money per order ----
 
+# One row per shipment the router planned (0006), written with its reservation and moved on by
+# the order as the node answers: what the KPIs and the alerts read. Timestamps are when it
+# happened (the partner's event time), deadlines are the node's SLA from the request.
+shipment_outcomes = sa.Table(
+    "shipment_outcomes",
+    metadata,
+    sa.Column("shipment_id", sa.String(160), primary_key=True),
+    sa.Column("order_id", sa.String(120), nullable=False),
+    sa.Column("route_attempt", sa.Integer, nullable=False),
+    sa.Column("node", sa.String(64), nullable=False),
+    sa.Column("node_type", sa.String(20), nullable=False, server_default=""),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("service", sa.String(32), nullable=False, server_default=""),
+    # requested | accepted | rejected | shipped | delivered | cancelled
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reject_reason", sa.String(200), nullable=True),
+    sa.Column("units", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skus", sa.JSON, nullable=False),  # {"sku": units}
+    # What routing priced this shipment at (the fulfilment cost it adds to its order).
+    sa.Column("shipping_cost", sa.Numeric(12, 2), nullable=False, server_default="0"),
+    sa.Column("handling_cost", sa.Numeric(12, 2), nullable=False, server_default="0"),
+    sa.Column("currency", sa.String(3), nullable=False, server_default="USD"),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("shipped_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ship_by", sa.DateTime(timezone=True), nullable=True),  # accept + ship SLA
+    sa.Column("deliver_by", sa.DateTime(timezone=True), nullable=True),  # the promise
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "status IN ('requested', 'accepted', 'rejected', 'shipped', 'delivered', 'cancelled')",
+        name="ck_shipment_outcome_status",
+    ),
+    sa.Index("ix_shipment_outcomes_order", "order_id"),
+    sa.Index("ix_shipment_outcomes_node_requested", "node", "requested_at"),
+    sa.Index("ix_shipment_outcomes_status", "status"),
+)
+
+# One row per routing decision (order, attempt): what the chosen plan costs, part by part, and
+# what every other strategy would have cost on the same stock ("distance" is the baseline the
+# savings KPI is measured against). Written in the transaction that reserves the plan.
+routing_decisions = sa.Table(
+    "routing_decisions",
+    metadata,
+    sa.Column("order_id", sa.String(120), primary_key=True),
+    sa.Column("route_attempt", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("strategy", sa.String(32), nullable=False),
+    sa.Column("shipments", sa.Integer, nullable=False),
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("backordered_units", sa.Integer, nullable=False),
+    sa.Column("nodes", sa.JSON, nullable=False),  # ["wh-dallas", ...]
+    sa.Column("total_cost", sa.Numeric(12, 2), nullable=False),  # the router's objective
+    sa.Column("shipping_cost", sa.Numeric(12, 2), nullable=False),
+    sa.Column("handling_cost", sa.Numeric(12, 2), nullable=False),
+    sa.Column("split_penalty", sa.Numeric(12, 2), nullable=False),
+    sa.Column("backorder_penalty", sa.Numeric(12, 2), nullable=False),
+    sa.Column("rule_adjustments", sa.Numeric(12, 2), nullable=False),
+    sa.Column("baseline_cost", sa.Numeric(12, 2), nullable=True),  # the distance strategy's
+    # [{"strategy", "total_cost" (string), "shipments", "nodes", "backordered_units"}]
+    sa.Column("alternatives", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_routing_decisions_created", "created_at"),
+)
+
+# Money and fate per order: revenue as sold, refunds given back, units backordered, cancelled
+# and returned; opened by the first routing decision, closed with the order's books.
+order_finance = sa.Table(
+    "order_finance",
+    metadata,
+    sa.Column("order_id", sa.String(120), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("revenue", sa.Numeric(12, 2), nullable=False),
+    sa.Column("refunds", sa.Numeric(12, 2), nullable=False, server_default="0"),
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("skus", sa.JSON, nullable=False),  # {"sku": units ordered}
+    sa.Column("backordered_units", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cancelled_units", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("returned_units", sa.Integer, nullable=False, server_default="0"),
+    # open | completed | cancelled | failed | ... (the order's final status once closed)
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_order_finance_received", "received_at"),
+)
+
+
 # ---- alerts (migration 0007) ----
