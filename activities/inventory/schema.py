@@ -475,3 +475,76 @@ order_finance = sa.Table(
 
 
 # ---- alerts (migration 0007) ----
+
+# Alert rules are data: one row per rule, its kind's parameters validated by
+# dom_workflows.alerts.rules; an edit takes effect at the next evaluation, no restart.
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("spec", sa.JSON, nullable=False),  # the whole validated rule
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False, server_default=""),
+)
+
+# Every alert ever raised (history kept). `open_key` is the alert's key while it is open and NULL
+# once resolved: its unique index lets one alert per key be open, and NULLs never collide.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False),  # rule id + ":" + subject
+    sa.Column("open_key", sa.String(300), nullable=True),
+    sa.Column("rule_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | resolved
+    sa.Column("summary", sa.String(500), nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("resolution", sa.String(200), nullable=False, server_default=""),
+    # Evaluations in a row that found the condition clear; resolved at the rule's clear_after.
+    sa.Column("clean_evaluations", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.CheckConstraint("status IN ('open', 'resolved')", name="ck_alert_status"),
+    sa.Index("uq_alerts_open_key", "open_key", unique=True),
+    sa.Index("ix_alerts_status_opened", "status", "opened_at"),
+)
+
+# The webhook outbox: one row per open/resolve transition, written in the transition's own
+# transaction and sent (same body, same Idempotency-Key) until the receiver answers 2xx.
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),  # opened | resolved
+    sa.Column("idempotency_key", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'delivered')", name="ck_alert_delivery_status"),
+    sa.Index("uq_alert_deliveries_key", "idempotency_key", unique=True),
+    sa.Index("ix_alert_deliveries_status", "status"),
+)
+
+# What each node's inventory feed last did (POST /v1/partners/{p}/inventory): the feed alerts
+# read it to tell a failing feed (refused N times in a row) from a silent one (no good feed lately).
+feed_status = sa.Table(
+    "feed_status",
+    metadata,
+    sa.Column("node_id", sa.String(64), primary_key=True),
+    sa.Column("last_ok_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
