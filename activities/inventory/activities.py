@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.insight import records
 from activities.inventory import capacity, holds, ledger, node_settings, preorders, schema
 from activities.inventory.db import utcnow
 from activities.inventory.outbound import record_unplanned_outbound
@@ -327,6 +328,15 @@ class InventoryActivities:
                             created_at=ledger.utcnow(),
                         )
                     )
+                    # The decision and its shipments' records: with the plan, or not at all.
+                    await records.record_decision(
+                        conn,
+                        inp,
+                        result,
+                        plan,
+                        inp.destination.order_value.currency,
+                        ledger.utcnow(),
+                    )
                     converted = None
                     if inp.order.cart_id:
                         # Exactly once (status guard); the units leave `held` and enter
@@ -374,11 +384,18 @@ class InventoryActivities:
 
     @activity.defn
     async def release_reservations(self, inp: ReleaseInput) -> ReleaseResult:
-        return await ledger.release(self.engine, inp)
+        released = await ledger.release(self.engine, inp)
+        if inp.outcome is not None:  # a rejection or a breach: the shipment's record says so
+            async with self.engine.begin() as conn:
+                await records.apply_outcome(conn, inp.outcome, ledger.utcnow())
+        return released
 
     @activity.defn
     async def consume_reservations(self, inp: ConsumeInput) -> ConsumeResult:
         units = await ledger.consume(self.engine, inp.order_id, inp.shipment_id)
+        if inp.outcome is not None:  # shipped: when, and against its ship-by
+            async with self.engine.begin() as conn:
+                await records.apply_outcome(conn, inp.outcome, ledger.utcnow())
         return ConsumeResult(consumed_units=units)
 
     @activity.defn
@@ -393,6 +410,8 @@ class InventoryActivities:
         # Its pre-orders of units still on their way go back to the inbound for other orders.
         async with self.engine.begin() as conn:
             await preorders.release_order(conn, inp.order_id)
+            if inp.closing is not None:
+                await records.close_order(conn, inp.order_id, inp.closing, ledger.utcnow())
         return result
 
     @activity.defn

@@ -398,6 +398,8 @@ shipment_outcomes = sa.Table(
     # requested | accepted | rejected | shipped | delivered | cancelled
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("reject_reason", sa.String(200), nullable=True),
+    # Missed its ship-by SLA (shipped late, or cancelled at the node for it).
+    sa.Column("breached", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("units", sa.Integer, nullable=False, server_default="0"),
     sa.Column("skus", sa.JSON, nullable=False),  # {"sku": units}
     # What routing priced this shipment at (the fulfilment cost it adds to its order).
@@ -450,8 +452,9 @@ routing_decisions = sa.Table(
     sa.Index("ix_routing_decisions_created", "created_at"),
 )
 
-# Money and fate per order: revenue as sold, refunds given back, units backordered, cancelled
-# and returned; opened by the first routing decision, closed with the order's books.
+# Money and fate per order: revenue as sold, what cancelled units were worth, refunds given
+# back; opened by the first routing decision, closed with the order's books. Net sales =
+# revenue - cancelled_value - refunds.
 order_finance = sa.Table(
     "order_finance",
     metadata,
@@ -459,12 +462,12 @@ order_finance = sa.Table(
     sa.Column("channel", sa.String(64), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("revenue", sa.Numeric(12, 2), nullable=False),
+    # What the cancelled units were sold for: never charged, so not revenue.
+    sa.Column("cancelled_value", sa.Numeric(12, 2), nullable=False, server_default="0"),
     sa.Column("refunds", sa.Numeric(12, 2), nullable=False, server_default="0"),
     sa.Column("units", sa.Integer, nullable=False),
     sa.Column("skus", sa.JSON, nullable=False),  # {"sku": units ordered}
-    sa.Column("backordered_units", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cancelled_units", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("returned_units", sa.Integer, nullable=False, server_default="0"),
     # open | completed | cancelled | failed | ... (the order's final status once closed)
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),

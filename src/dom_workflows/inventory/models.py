@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from dom_workflows.common.models import Address, ShipmentLine
+from dom_workflows.insight.models import OrderClosing, ShipmentOutcome
 from dom_workflows.inventory.inbound import AtpInbound
 from dom_workflows.money import Money
 from dom_workflows.order.models import (
@@ -71,6 +73,8 @@ class ReserveAndRouteInput(BaseModel):
     lines: list[SourcingLine]
     excluded_nodes: dict[str, str] = Field(default_factory=dict)
     weekday: str
+    # The order's time of the decision: its shipments' SLA deadlines count from it (insight).
+    requested_at: datetime | None = None
 
 
 class PlannedFulfillment(BaseModel):
@@ -106,6 +110,8 @@ class ReleaseInput(BaseModel):
     reason: str
     # Distinguishes two partial releases of the same line; a retry reuses the same key.
     idempotency_key: str
+    # Why the shipment's units come back (a rejection, a breach), for its outcome record.
+    outcome: ShipmentOutcome | None = None
 
 
 class ReleaseResult(BaseModel):
@@ -116,6 +122,7 @@ class ReleaseResult(BaseModel):
 class ConsumeInput(BaseModel):
     order_id: str
     shipment_id: str
+    outcome: ShipmentOutcome | None = None  # the shipment as it left, for its outcome record
 
 
 class ConsumeResult(BaseModel):
@@ -170,6 +177,7 @@ class CloseOrderInput(BaseModel):
     order_id: str
     status: str  # the order's final status: completed, cancelled, failed, ...
     reason: str = ""
+    closing: OrderClosing | None = None  # money and shipment outcomes, for the insight records
 
 
 class ReleasedReservation(BaseModel):

@@ -3,6 +3,8 @@ and the last step of every path, which leaves nothing reserved in the ledger."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -11,7 +13,9 @@ from dom_workflows.common.retry import DATABASE
 with workflow.unsafe.imports_passed_through():
     from activities.inventory.activities import InventoryActivities
     from dom_workflows.common.errors import failure_cause
+    from dom_workflows.common.models import ShipmentLine
     from dom_workflows.common.text import units
+    from dom_workflows.insight.models import OrderClosing, outcome_of
     from dom_workflows.inventory.models import CloseOrderInput
     from dom_workflows.order import state as bk
     from dom_workflows.order.book import OrderBook
@@ -72,7 +76,10 @@ class Closing:
         closed = await workflow.execute_local_activity_method(
             InventoryActivities.close_order,
             CloseOrderInput(
-                order_id=st.order_id, status=st.status.value, reason=st.stop_reason or ""
+                order_id=st.order_id,
+                status=st.status.value,
+                reason=st.stop_reason or "",
+                closing=self._closing_record(),
             ),
             **DATABASE,
             summary=f"close the books of order {st.order_id} ({st.status.value})",
@@ -81,3 +88,28 @@ class Closing:
             self._book.escalate(
                 f"{units(closed.released_units)} still reserved when the order closed were released"
             )
+
+    def _closing_record(self) -> OrderClosing:
+        """The order's money and its shipments' last outcomes, for the insight records."""
+        st, now = self._book.state, workflow.now()
+        cancelled = [
+            ShipmentLine(line_id=ln.line_id, sku=ln.sku, qty=ln.cancelled)
+            for ln in st.lines
+            if ln.cancelled
+        ]
+        cancelled_value = (
+            self._payments.value_of_lines(cancelled).amount if cancelled else Decimal(0)
+        )
+        refunded = st.payment.refunded.amount if st.payment is not None else Decimal(0)
+        if self._book.order.payment_mode == "channel":
+            # A channel-paid order counts its cancelled units as refunded at the channel; they
+            # are in cancelled_value already.
+            refunded = max(refunded - cancelled_value, Decimal(0))
+        return OrderClosing(
+            status=st.status.value,
+            closed_at=now,
+            cancelled_units=sum(ln.cancelled for ln in st.lines),
+            cancelled_value=cancelled_value,
+            refunds=refunded,
+            shipments=[outcome_of(sh, now) for sh in st.shipments],
+        )

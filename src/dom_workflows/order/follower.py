@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.common.models import Address
     from dom_workflows.common.text import units
     from dom_workflows.fulfillment.models import FulfillmentRequest
+    from dom_workflows.insight.models import outcome_of
     from dom_workflows.inventory.models import ConsumeInput
     from dom_workflows.order import state as bk
     from dom_workflows.order.book import OrderBook
@@ -286,7 +287,11 @@ class ShipmentFollower:
         sh = self.sh
         consumed = await workflow.execute_local_activity_method(
             InventoryActivities.consume_reservations,
-            ConsumeInput(order_id=self._book.order_id, shipment_id=sh.shipment_id),
+            ConsumeInput(
+                order_id=self._book.order_id,
+                shipment_id=sh.shipment_id,
+                outcome=outcome_of(sh, workflow.now()),
+            ),
             **DATABASE,
             summary=f"consume reserved units of {sh.shipment_id} at {sh.node}",
         )

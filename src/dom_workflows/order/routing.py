@@ -11,6 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inventory.activities import InventoryActivities
     from dom_workflows.common.models import ShipmentLine
     from dom_workflows.common.text import units
+    from dom_workflows.insight.models import outcome_of
     from dom_workflows.inventory.models import (
         OrderToRoute,
         ReserveAndRouteInput,
@@ -47,7 +48,7 @@ class Routing:
 
     async def reroute(self, sh: Shipment, reason: str) -> None:
         """The node will not ship this request: its units go back to ATP and to another node."""
-        await self._undo.release(sh.shipment_id, reason)
+        await self._undo.release(sh.shipment_id, reason, outcome=outcome_of(sh, workflow.now()))
         for sl in sh.lines:
             self._book.line(sl.line_id).allocated -= sl.qty
         self.excluded[sh.node] = reason
@@ -106,6 +107,7 @@ class Routing:
                 lines=pending,
                 excluded_nodes=dict(self.excluded),
                 weekday=WEEKDAYS[workflow.now().weekday()],
+                requested_at=workflow.now(),
             ),
             **DATABASE,
             summary=f"reserve & route attempt {self._attempt}: "

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.common.models import ShipmentLine
     from dom_workflows.common.text import units
     from dom_workflows.fulfillment.models import AmendFulfillment, CancelFulfillment
+    from dom_workflows.insight.models import ShipmentOutcome
     from dom_workflows.inventory.models import OutboundLine, ReleaseInput, UnplannedOutbound
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.models import Shipment
@@ -38,6 +39,7 @@ class Undo:
         reason: str,
         line_id: str | None = None,
         qty: int | None = None,
+        outcome: ShipmentOutcome | None = None,
     ) -> int:
         self._release_seq += 1
         result = await workflow.execute_local_activity_method(
@@ -50,6 +52,7 @@ class Undo:
                 reason=reason,
                 # Unique per release decision, stable across activity retries.
                 idempotency_key=f"{self._book.order_id}:release:{self._release_seq}",
+                outcome=outcome,
             ),
             **DATABASE,
             summary=f"release {qty or 'all'} reserved units of {shipment_id or 'the order'}",

@@ -24,6 +24,8 @@ def upgrade() -> None:
         # requested | accepted | rejected | shipped | delivered | cancelled
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("reject_reason", sa.String(200), nullable=True),
+        # Missed its ship-by SLA (shipped late, or cancelled at the node for it).
+        sa.Column("breached", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("units", sa.Integer, nullable=False, server_default="0"),
         sa.Column("skus", sa.JSON, nullable=False),
         sa.Column("shipping_cost", sa.Numeric(12, 2), nullable=False, server_default="0"),
@@ -76,12 +78,12 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(64), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("revenue", sa.Numeric(12, 2), nullable=False),
+        # What the cancelled units were sold for: never charged, so not revenue.
+        sa.Column("cancelled_value", sa.Numeric(12, 2), nullable=False, server_default="0"),
         sa.Column("refunds", sa.Numeric(12, 2), nullable=False, server_default="0"),
         sa.Column("units", sa.Integer, nullable=False),
         sa.Column("skus", sa.JSON, nullable=False),
-        sa.Column("backordered_units", sa.Integer, nullable=False, server_default="0"),
         sa.Column("cancelled_units", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("returned_units", sa.Integer, nullable=False, server_default="0"),
         sa.Column("status", sa.String(32), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
