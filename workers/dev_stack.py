@@ -324,6 +324,6 @@ async def wait_for_api(api_url: str, stop: asyncio.Event) -> None:
             await asyncio.sleep(0.2)
 
 
-def main(opts: DevOptions) -> None:
+def main(opts: DevOptions, settings: Settings | None = None) -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(run_stack(Settings.from_env(), opts))
+    asyncio.run(run_stack(settings or Settings.from_env(), opts))

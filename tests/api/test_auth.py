@@ -247,7 +247,7 @@ def test_dom_apikey_create_list_revoke(tmp_path: Any, monkeypatch: pytest.Monkey
     assert doc["key"].split("_", 2)[2] not in listed.stdout
 
     bad = runner.invoke(app, ["apikey", "create", "--name", "x", "--scopes", "admin"])
-    assert bad.exit_code == 1 and "unknown scope" in bad.output
+    assert bad.exit_code == 2 and "unknown scope" in bad.output
 
     revoked = runner.invoke(app, ["apikey", "revoke", doc["id"]])
     assert revoked.exit_code == 0 and doc["id"] in revoked.output
@@ -255,7 +255,7 @@ def test_dom_apikey_create_list_revoke(tmp_path: Any, monkeypatch: pytest.Monkey
     every = json.loads(runner.invoke(app, ["apikey", "list", "--all", "--json"]).stdout)
     assert every[0]["revoked_at"] is not None
     again = runner.invoke(app, ["apikey", "revoke", doc["id"]])
-    assert again.exit_code == 1 and "no active API key" in again.output
+    assert again.exit_code == 3 and "no active API key" in again.output
 
 
 def test_clients_find_the_key_in_the_env_first(

@@ -1,6 +1,6 @@
 """`dom node list|show|set` and `dom holiday add|remove|list` against a real SQLite DOM database:
-changes land in node_settings with who made them, bad input is a one-line error (exit 1, no
-traceback) that changes nothing."""
+changes land in node_settings with who made them, bad input is a one-line error (exit 1 refused,
+2 bad input, 3 unknown node or holiday; no traceback) that changes nothing."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def dom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return invoke
 
 
-def refused(r: Result, needle: str) -> None:
-    assert r.exit_code == 1, r.output
+def refused(r: Result, needle: str, code: int = 1) -> None:
+    assert r.exit_code == code, r.output
     assert needle in r.output and "Traceback" not in r.output, r.output
 
 
@@ -70,10 +70,10 @@ def test_bad_node_settings_are_refused_and_change_nothing(dom: Any) -> None:
     refused(dom("node", "set", "wh-reno", "--timezone", "Mars/Olympus"), "unknown timezone")
     refused(dom("node", "set", "wh-reno", "--cutoff", "25:00"), "cutoff")
     refused(dom("node", "set", "wh-reno", "--working-days", "mon,funday"), "working_days")
-    refused(dom("node", "set", "wh-reno"), "nothing to change")
-    refused(dom("node", "set", "wh-reno", "--unlimited", "--capacity", "3"), "--unlimited")
-    refused(dom("node", "set", "nowhere", "--cutoff", "10:00"), "unknown node")
-    refused(dom("node", "show", "nowhere"), "unknown node")
+    refused(dom("node", "set", "wh-reno"), "nothing to change", 2)
+    refused(dom("node", "set", "wh-reno", "--unlimited", "--capacity", "3"), "--unlimited", 2)
+    refused(dom("node", "set", "nowhere", "--cutoff", "10:00"), "unknown node", 3)
+    refused(dom("node", "show", "nowhere"), "unknown node", 3)
     assert dom("node", "set", "wh-reno", "--capacity", "-1").exit_code == 2  # typer: min=0
     assert node(dom, "wh-reno") == before
 
@@ -92,6 +92,6 @@ def test_holidays_are_added_listed_and_removed(dom: Any) -> None:
     # The next command seeds the network again: the removed config holiday stays removed.
     assert "2026-11-26" not in dom("holiday", "list").output
 
-    refused(dom("holiday", "remove", "2026-11-26"), "not a holiday")
-    refused(dom("holiday", "add", "31/12/2026"), "not a date")
-    refused(dom("holiday", "add", "2026-12-31", "--node", "nowhere"), "unknown node")
+    refused(dom("holiday", "remove", "2026-11-26"), "not a holiday", 3)
+    refused(dom("holiday", "add", "31/12/2026"), "not a date", 2)
+    refused(dom("holiday", "add", "2026-12-31", "--node", "nowhere"), "unknown node", 3)

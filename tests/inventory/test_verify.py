@@ -208,7 +208,7 @@ def test_cli_exit_codes(tmp_path: Path, network: Network) -> None:
     assert "on-hand-mismatch" in broken.output and "1 violation(s)" in broken.output
 
     required = runner.invoke(inventory_app, ["verify", "--temporal"], env=env)
-    assert required.exit_code == 2 and "cannot reach Temporal" in required.output
+    assert required.exit_code == 4 and "cannot reach Temporal" in required.output
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_cli_bad_database_url_is_a_plain_message(url: str) -> None:
     result = runner.invoke(
         inventory_app, ["verify", "--no-temporal"], env={"DOM_DATABASE_URL": url}
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 4
     assert "Traceback" not in result.output and "database" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 

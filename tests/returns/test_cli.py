@@ -34,7 +34,7 @@ async def test_create_show_and_receive_from_the_cli(
     rma = json.loads(out)["rma_id"]
     assert rma == f"RMA-{order.order_id}-1"
     code, out = await dom(monkeypatch, returns, "return", "create", order.order_id, "--line", "1:1")
-    assert code == 2 and "only 0 of the 1 delivered" in out
+    assert code == 1 and "only 0 of the 1 delivered" in out
     code, out = await dom(monkeypatch, returns, "return", "show", rma)
     assert code == 0 and "return_open" in out and "wh-columbus" in out
     code, out = await dom(
@@ -45,4 +45,4 @@ async def test_create_show_and_receive_from_the_cli(
     code, out = await dom(monkeypatch, returns, "return", "show", rma, "--json")
     assert code == 0 and json.loads(out)["status"] == "refunded"
     code, out = await dom(monkeypatch, returns, "return", "show", "RMA-NOPE-1")
-    assert code == 1 and "does not exist" in out
+    assert code == 3 and "does not exist" in out

@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import typer
-import uvloop
 
-from workers.cli.common import configure_logging, console, settings
+from workers.cli.common import (
+    Address,
+    Namespace,
+    configure_logging,
+    console,
+    settings,
+    temporal_env,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +25,8 @@ def register(app: typer.Typer) -> None:
             1, "--workers", min=1, max=64, help="API processes sharing the port (one per core)."
         ),
         reuse_port: bool = typer.Option(False, "--reuse-port", hidden=True),
+        address: Address = None,
+        namespace: Namespace = None,
     ) -> None:
         """Serve the HTTP API until Ctrl-C / SIGTERM."""
         import signal
@@ -39,19 +47,24 @@ def register(app: typer.Typer) -> None:
 
         # uvloop: the API is I/O and framework bound, and libuv's loop halves a cached
         # promise's CPU (see `dom bench promise`).
+        import uvloop
+
         uvloop.run(go())
 
 
 def supervise(workers: int, port: int, host: str) -> int:
     """Run `workers` API processes on one port (SO_REUSEPORT) until Ctrl-C / SIGTERM, which is
     passed on to each; returns the first non-zero exit code, if any."""
+    import os
     import signal
     import subprocess
     import sys
 
     argv = [sys.executable, "-c", "from workers.cli.main import app; app()", "api"]
     argv += ["--port", str(port), "--host", host, "--reuse-port"]
-    children = [subprocess.Popen(argv) for _ in range(workers)]
+    # The children read --address / --namespace from the environment.
+    env = {**os.environ, **temporal_env()}
+    children = [subprocess.Popen(argv, env=env) for _ in range(workers)]
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:

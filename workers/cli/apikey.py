@@ -6,12 +6,27 @@ is for HTTP clients (channels, tools, `dom dev --demo`'s order stream).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
-from activities.inventory.db import create_engine, migrate
-from workers.api import apikeys
-from workers.cli.common import console, fail, print_json, run, settings
+from workers.cli.common import (
+    ExitCode,
+    console,
+    database_url,
+    fail,
+    not_found,
+    print_json,
+    run,
+)
+
+if TYPE_CHECKING:
+    from workers.api import apikeys
+
+# workers.api.apikeys.ALL_SCOPES, spelled out so that `dom --help` does not import the API
+# (tests/cli/test_startup.py checks that they stay equal).
+ALL_SCOPES = ("orders:write", "orders:read", "ops")
 
 apikey_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
 
@@ -20,7 +35,7 @@ apikey_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True
 def create(
     name: str = typer.Option(..., "--name", help="Who the key is for, e.g. web-store."),
     scopes: str = typer.Option(
-        ",".join(apikeys.ALL_SCOPES),
+        ",".join(ALL_SCOPES),
         "--scopes",
         help="Comma-separated: orders:write (submit), orders:read (read, ATP), ops.",
     ),
@@ -30,9 +45,13 @@ def create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
+    from activities.inventory.db import create_engine, migrate
+    from workers.api import apikeys
+
+    url = database_url(create=True)
 
     async def go() -> tuple[apikeys.ApiKey, str]:
-        engine = create_engine(settings().database_url)
+        engine = create_engine(url)
         try:
             await migrate(engine)
             return await apikeys.create_key(engine, name, scopes, channel)
@@ -41,8 +60,8 @@ def create(
 
     try:
         key, token = run(go())
-    except ValueError as e:
-        raise fail(str(e)) from None
+    except ValueError as e:  # unknown scopes, a bad channel
+        raise fail(str(e), ExitCode.USAGE) from None
     if as_json:
         print_json({**_row(key), "key": token})
         return
@@ -73,9 +92,13 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Keys (never their secrets): id, name, scopes, channel, created, last used."""
+    from activities.inventory.db import create_engine, migrate
+    from workers.api import apikeys
+
+    url = database_url()
 
     async def go() -> list[apikeys.ApiKey]:
-        engine = create_engine(settings().database_url)
+        engine = create_engine(url)
         try:
             await migrate(engine)
             return await apikeys.list_keys(engine, include_revoked=all_keys)
@@ -106,9 +129,13 @@ def revoke(
     key: str = typer.Argument(..., help="The key's id or name (every active key of that name)."),
 ) -> None:
     """Revoke a key: API processes refuse it within seconds (their key cache expires)."""
+    from activities.inventory.db import create_engine, migrate
+    from workers.api import apikeys
+
+    url = database_url()
 
     async def go() -> list[apikeys.ApiKey]:
-        engine = create_engine(settings().database_url)
+        engine = create_engine(url)
         try:
             await migrate(engine)
             return await apikeys.revoke_key(engine, key)
@@ -118,7 +145,7 @@ def revoke(
     try:
         revoked = run(go())
     except apikeys.KeyNotFound as e:
-        raise fail(str(e)) from None
+        raise not_found(str(e)) from None
     for k in revoked:
         console.print(f"revoked {k.id} ({k.name})")
 

@@ -6,26 +6,26 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import sqlalchemy as sa
 import typer
-from pydantic import ValidationError
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.inventory import holds
-from activities.inventory.db import create_engine
-from dom_workflows.carts.models import (
-    CART_ID_MAX,
-    CART_ID_PATTERN,
-    CartDestination,
-    CartHold,
-    CartLine,
+from workers.cli.common import (
+    console,
+    database_url,
+    fail,
+    for_status,
+    print_json,
+    run,
+    settings,
+    usage,
 )
-from dom_workflows.network import load_network
-from dom_workflows.routing import load_policy
-from workers.cli.common import console, fail, print_json, run, settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from dom_workflows.carts.models import CartHold, CartLine
 
 T = TypeVar("T")
 cart_app = typer.Typer(
@@ -34,27 +34,40 @@ cart_app = typer.Typer(
 
 
 def _cart_id(cart_id: str) -> str:
+    from dom_workflows.carts.models import CART_ID_MAX, CART_ID_PATTERN
+
     if len(cart_id) > CART_ID_MAX or not re.fullmatch(CART_ID_PATTERN, cart_id):
-        raise fail(f"cart id {cart_id!r} must match {CART_ID_PATTERN} (at most {CART_ID_MAX})")
+        raise usage(f"cart id {cart_id!r} must match {CART_ID_PATTERN} (at most {CART_ID_MAX})")
     return cart_id
 
 
 def _lines(specs: list[str]) -> list[CartLine]:
+    from pydantic import ValidationError
+
+    from dom_workflows.carts.models import CartLine
+
     lines = []
     for spec in specs:
         sku, sep, qty = spec.rpartition(":")
         if not sep or not sku or not qty.isdigit() or int(qty) < 1:
-            raise fail(f"line {spec!r}: expected SKU:QTY with a quantity of at least 1")
+            raise usage(f"line {spec!r}: expected SKU:QTY with a quantity of at least 1")
         try:
             lines.append(CartLine(sku=sku, qty=int(qty)))
         except ValidationError as e:
-            raise fail(f"line {spec!r}: {e.errors()[0]['msg']}") from None
+            raise usage(f"line {spec!r}: {e.errors()[0]['msg']}") from None
     return lines
 
 
 def _go(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    import sqlalchemy as sa
+
+    from activities.inventory import holds
+    from activities.inventory.db import create_engine
+
+    url = database_url()
+
     async def go() -> T:
-        engine = create_engine(settings().database_url)
+        engine = create_engine(url)
         try:
             return await work(engine)
         finally:
@@ -63,7 +76,7 @@ def _go(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     try:
         return run(go())
     except holds.HoldError as e:
-        raise fail(e.detail) from None
+        raise fail(e.detail, for_status(e.status)) from None
     except (sa.exc.SQLAlchemyError, OSError) as e:
         raise fail(f"cannot use the DOM database: {str(e).splitlines()[0]}") from None
 
@@ -102,6 +115,13 @@ def hold_cmd(
 ) -> None:
     """Hold a cart's units (all or nothing unless --partial); again with the same lines
     extends the hold, with other lines replaces it."""
+    from pydantic import ValidationError
+
+    from activities.inventory import holds
+    from dom_workflows.carts.models import CartDestination
+    from dom_workflows.network import load_network
+    from dom_workflows.routing import load_policy
+
     cart_id = _cart_id(cart_id)
     wanted = _lines(lines)
     s = settings()
@@ -114,7 +134,7 @@ def hold_cmd(
         try:
             destination = CartDestination(zip=zip_code, pickup_node=pickup_node)
         except ValidationError as e:
-            raise fail(f"destination: {e.errors()[0]['msg']}") from None
+            raise usage(f"destination: {e.errors()[0]['msg']}") from None
     policy = load_policy(s.policy_path)
 
     async def work(engine: AsyncEngine) -> CartHold:
@@ -142,6 +162,9 @@ def extend_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The active hold now ends this many minutes from now (never earlier than it did)."""
+    from activities.inventory import holds
+    from dom_workflows.network import load_network
+
     cart_id = _cart_id(cart_id)
     network = load_network(settings().network_path)
 
@@ -162,6 +185,8 @@ def extend_cmd(
 @cart_app.command("release")
 def release_cmd(cart_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Give the cart's units back to ATP."""
+    from activities.inventory import holds
+
     cart_id = _cart_id(cart_id)
     _print(_go(lambda engine: holds.release_hold(engine, cart_id, datetime.now(UTC))), as_json)
 
@@ -169,6 +194,8 @@ def release_cmd(cart_id: str, as_json: bool = typer.Option(False, "--json")) -> 
 @cart_app.command("show")
 def show_cmd(cart_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """The cart's hold: status, expiry, lines by node."""
+    from activities.inventory import holds
+
     cart_id = _cart_id(cart_id)
 
     async def work(engine: AsyncEngine) -> CartHold:

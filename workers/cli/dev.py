@@ -6,7 +6,16 @@ import asyncio
 
 import typer
 
-from workers.cli.common import configure_logging, console, run, settings
+from workers.cli.common import (
+    Address,
+    ExitCode,
+    Namespace,
+    configure_logging,
+    console,
+    fail,
+    run,
+    settings,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -21,12 +30,17 @@ def register(app: typer.Typer) -> None:
             None, help="Partner simulator port (default API port + 100)."
         ),
         external_temporal: bool = typer.Option(
-            False, help="Use TEMPORAL_ADDRESS instead of starting a dev server."
+            False, help="Use --address / TEMPORAL_ADDRESS instead of starting a dev server."
         ),
+        address: Address = None,
+        namespace: Namespace = None,
     ) -> None:
-        """Start the local stack: Temporal dev server + UI, DOM database, worker."""
+        """Start the local stack: Temporal dev server + UI, DOM database, worker. Its files
+        (databases, logs, the lock that keeps a second stack out) are under DOM_HOME."""
         from workers.dev_stack import DevOptions, main
 
+        if (address or namespace) and not external_temporal:
+            raise fail("--address / --namespace need --external-temporal", ExitCode.USAGE)
         main(
             DevOptions(
                 temporal_port=temporal_port,
@@ -36,11 +50,12 @@ def register(app: typer.Typer) -> None:
                 demo_rate=demo_rate,
                 sim_port=sim_port,
                 external_temporal=external_temporal,
-            )
+            ),
+            settings(),
         )
 
     @app.command("worker")
-    def worker() -> None:
+    def worker(address: Address = None, namespace: Namespace = None) -> None:
         """Run one worker (production: run as many as you need)."""
         import signal
 
@@ -58,45 +73,55 @@ def register(app: typer.Typer) -> None:
         run(go())
 
     @app.command("setup")
-    def setup() -> None:
+    def setup(address: Address = None, namespace: Namespace = None) -> None:
         """Production set-up: migrate and seed the DOM database, register search attributes,
         create the cart hold sweep schedule."""
         from temporalio.api.enums.v1 import IndexedValueType
         from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+        from temporalio.service import RPCError
 
         from activities.inventory.db import create_engine, migrate, seed_network
         from dom_workflows.network import load_network
         from dom_workflows.order import search_attributes as attrs
+        from workers.cli.progress import progress
         from workers.client import connect
         from workers.hold_sweep import ensure_hold_sweep, schedule_id
 
         async def go() -> None:
             s = settings()
-            engine = create_engine(s.database_url)
-            try:
-                await migrate(engine)
-                # Seeding never overwrites live positions, so running setup again is safe.
-                created = await seed_network(engine, load_network(s.network_path))
-            finally:
-                await engine.dispose()
-            console.print(
-                f"database migrated and seeded ({created} new positions): {s.database_url}"
-            )
-            client = await connect(s)
-            request = AddSearchAttributesRequest(
-                namespace=s.temporal_namespace,
-                search_attributes={
-                    k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in attrs.ALL
-                },
-            )
-            try:
-                await client.operator_service.add_search_attributes(request)
+            with progress() as bar:
+                step = bar.add_task("migrating the DOM database", total=4)
+                engine = create_engine(s.database_url)
+                try:
+                    await migrate(engine)
+                    bar.update(step, advance=1, description="seeding the network")
+                    # Seeding never overwrites live positions, so running setup again is safe.
+                    created = await seed_network(engine, load_network(s.network_path))
+                finally:
+                    await engine.dispose()
                 console.print(
-                    "search attributes registered: " + ", ".join(k.name for k in attrs.ALL)
+                    f"database migrated and seeded ({created} new positions): {s.database_url}"
                 )
-            except Exception as e:  # already there, or Temporal Cloud (use tcld there)
-                console.print(f"search attributes not added ({e}); on Temporal Cloud use tcld")
-            outcome = await ensure_hold_sweep(client, s.task_queue)
+                bar.update(step, advance=1, description="registering search attributes")
+                client = await connect(s)
+                request = AddSearchAttributesRequest(
+                    namespace=s.temporal_namespace,
+                    search_attributes={
+                        k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in attrs.ALL
+                    },
+                )
+                try:
+                    await client.operator_service.add_search_attributes(request)
+                    console.print(
+                        "search attributes registered: " + ", ".join(k.name for k in attrs.ALL)
+                    )
+                except RPCError as e:  # already there, or Temporal Cloud (use tcld there)
+                    console.print(
+                        f"search attributes not added ({e.message}); on Temporal Cloud use tcld"
+                    )
+                bar.update(step, advance=1, description="creating the cart hold sweep")
+                outcome = await ensure_hold_sweep(client, s.task_queue)
+                bar.update(step, advance=1)
             console.print(f"cart hold sweep schedule {schedule_id(s.task_queue)}: {outcome}")
 
         run(go())

@@ -8,18 +8,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
-from activities.inventory import inbound
-from activities.inventory.db import create_engine, migrate
-from dom_workflows.inventory.inbound import Inbound, InboundChange, InboundRequest
-from workers.cli.common import console, fail, print_json, run, settings
-from workers.client import connect
-from workers.inbound_wake import Change, after_change
+from workers.cli.common import (
+    Address,
+    Namespace,
+    console,
+    database_url,
+    fail,
+    for_status,
+    print_json,
+    run,
+    settings,
+    usage,
+)
+
+if TYPE_CHECKING:
+    from dom_workflows.inventory.inbound import Inbound, InboundChange
+    from workers.inbound_wake import Change
 
 TEMPORAL_CONNECT_TIMEOUT_S = 5.0
 
@@ -33,13 +42,16 @@ def _when(text: str) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        raise fail(f"{text!r} is not an ISO 8601 date-time (e.g. 2031-05-01T12:00:00Z)") from None
+        raise usage(f"{text!r} is not an ISO 8601 date-time (e.g. 2031-05-01T12:00:00Z)") from None
     if at.tzinfo is None:
-        raise fail(f"{text!r} has no timezone: add Z or an offset (e.g. 2031-05-01T12:00:00Z)")
+        raise usage(f"{text!r} has no timezone: add Z or an offset (e.g. 2031-05-01T12:00:00Z)")
     return at
 
 
 async def _tell(engine: Any, change: InboundChange, what: Change) -> dict[str, Any]:
+    from workers.client import connect
+    from workers.inbound_wake import after_change
+
     s = settings()
     try:
         client = await asyncio.wait_for(connect(s), TEMPORAL_CONNECT_TIMEOUT_S)
@@ -54,8 +66,13 @@ async def _tell(engine: Any, change: InboundChange, what: Change) -> dict[str, A
 
 
 def _apply(op: Callable[[Any], Awaitable[InboundChange]], what: Change) -> None:
+    from activities.inventory import inbound
+    from activities.inventory.db import create_engine, migrate
+
+    url = database_url(create=True)
+
     async def go() -> dict[str, Any]:
-        engine = create_engine(settings().database_url)
+        engine = create_engine(url)
         try:
             await migrate(engine)
             change = await op(engine)
@@ -66,7 +83,7 @@ def _apply(op: Callable[[Any], Awaitable[InboundChange]], what: Change) -> None:
     try:
         out = run(go())
     except inbound.InboundRefused as e:
-        raise fail(e.detail) from None
+        raise fail(e.detail, for_status(e.status)) from None
     print_json(out)
 
 
@@ -79,8 +96,15 @@ def add(
     expected: str = typer.Option(..., help="Expected arrival, ISO 8601 with a timezone."),
     kind: str = typer.Option("po", help="po or transfer."),
     source: str = typer.Option("", help="Supplier or sending node."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """Announce (or update) stock on its way to a node."""
+    from pydantic import ValidationError
+
+    from activities.inventory import inbound
+    from dom_workflows.inventory.inbound import InboundRequest
+
     try:
         req = InboundRequest(
             id=inbound_id,
@@ -92,7 +116,7 @@ def add(
             source=source,
         )
     except ValidationError as e:
-        raise fail(
+        raise usage(
             "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         ) from None
 
@@ -110,9 +134,13 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Inbound supply, earliest expected first."""
+    from activities.inventory import inbound
+    from activities.inventory.db import create_engine
+
+    url = database_url()
 
     async def go() -> list[Inbound]:
-        engine = create_engine(settings().database_url)
+        engine = create_engine(url)
         try:
             return await inbound.list_inbound(engine, sku=sku, status=status)
         finally:
@@ -159,22 +187,33 @@ def receive(
     inbound_id: str,
     qty: int | None = typer.Option(None, min=1, help="Units that arrived (default: all due)."),
     reference: str | None = typer.Option(None, help="Receipt id (ASN); a repeat is applied once."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """The inbound arrived: on_hand up, pre-ordered units reserved for their orders (first come
     first served), and those orders woken to ship them."""
+    from activities.inventory import inbound
+
     _apply(lambda engine: inbound.receive(engine, inbound_id, qty, reference), "received")
 
 
 @inbound_app.command("delay")
 def delay(
-    inbound_id: str, expected: str = typer.Argument(..., help="New expected arrival.")
+    inbound_id: str,
+    expected: str = typer.Argument(..., help="New expected arrival."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """A new expected date; the orders pre-ordered against it show it."""
+    from activities.inventory import inbound
+
     at = _when(expected)
     _apply(lambda engine: inbound.delay(engine, inbound_id, at), "delayed")
 
 
 @inbound_app.command("cancel")
-def cancel(inbound_id: str) -> None:
+def cancel(inbound_id: str, address: Address = None, namespace: Namespace = None) -> None:
     """What is still due will not come: pre-orders move to other inbound or lose their date."""
+    from activities.inventory import inbound
+
     _apply(lambda engine: inbound.cancel(engine, inbound_id), "cancelled")

@@ -6,25 +6,35 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
-from temporalio.client import Client
 
-from activities.inventory import inbound, ledger
-from activities.inventory.db import create_engine, migrate
-from activities.inventory.outbound import count_escalations, list_escalations
-from activities.inventory.verify import Violation, verify, verify_workflows
-from dom_workflows.backorder.models import StockArrival
-from dom_workflows.inventory.models import AtpView, InventoryReceipt
-from workers.cli.common import console, fail, print_json, run, settings
+from workers.cli.common import (
+    Address,
+    ExitCode,
+    Namespace,
+    console,
+    database_url,
+    fail,
+    first_line,
+    not_found,
+    print_json,
+    run,
+    settings,
+)
 from workers.cli.inbound import inbound_app
-from workers.client import DomClient, connect
 
-# `dom inventory verify` exits 1 when it finds violations and 2 when it cannot check at all.
-EXIT_VIOLATIONS = 1
-EXIT_CANNOT_CHECK = 2
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from activities.inventory.verify import Violation
+    from dom_workflows.inventory.models import AtpView
+
+# `dom inventory verify` exits 1 when it finds violations and 4 when it cannot check at all.
+EXIT_VIOLATIONS = ExitCode.FAILED
+EXIT_CANNOT_CHECK = ExitCode.UNAVAILABLE
 TEMPORAL_CONNECT_TIMEOUT_S = 5.0
 
 inventory_app = typer.Typer(help="Inventory positions and receipts.", no_args_is_help=True)
@@ -38,9 +48,13 @@ def show(
 ) -> None:
     """On hand, reserved, held (in shopping carts), safety stock and ATP of a SKU at every
     node."""
+    from activities.inventory import inbound
+    from activities.inventory.db import create_engine
+
+    url = database_url()
 
     async def go() -> AtpView:
-        engine = create_engine(settings().database_url)
+        engine = create_engine(url)
         try:
             return await inbound.atp_view(engine, sku)  # with the units on their way
         finally:
@@ -48,7 +62,7 @@ def show(
 
     view = run(go())
     if not view.nodes:
-        raise fail(f"no inventory positions for SKU {sku!r}")
+        raise not_found(f"no inventory positions for SKU {sku!r}")
     if as_json:
         print_json(view)
         return
@@ -85,15 +99,24 @@ def receive(
     sku: str,
     qty: int = typer.Argument(..., min=1),
     reference: str | None = typer.Option(None, help="Receipt id (ASN); a repeat is applied once."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """Add received stock at a node."""
+    from activities.inventory import ledger
+    from activities.inventory.db import create_engine, migrate
+    from dom_workflows.backorder.models import StockArrival
+    from dom_workflows.inventory.models import InventoryReceipt
+    from workers.client import DomClient
+
+    url = database_url(create=True)
     receipt = InventoryReceipt(
         node=node, sku=sku, qty=qty, reference=reference or f"cli-{uuid.uuid4()}"
     )
 
     async def go() -> tuple[bool, bool]:
         s = settings()
-        engine = create_engine(s.database_url)
+        engine = create_engine(url)
         try:
             await migrate(engine)
             applied = await ledger.receive(engine, receipt)
@@ -126,12 +149,12 @@ class CannotCheck(Exception):
     """The database or Temporal could not be read; the message says which and why."""
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+_first_line = first_line
 
 
 async def _temporal_client(required: bool) -> Client | None:
+    from workers.client import connect
+
     s = settings()
     try:
         return await asyncio.wait_for(connect(s), TEMPORAL_CONNECT_TIMEOUT_S)
@@ -144,6 +167,12 @@ async def _temporal_client(required: bool) -> Client | None:
 
 
 async def _verify(temporal: bool | None, limit: int) -> VerifyReport:
+    import sqlalchemy as sa
+
+    from activities.inventory.db import create_engine
+    from activities.inventory.outbound import count_escalations
+    from activities.inventory.verify import verify, verify_workflows
+
     s = settings()
     report = VerifyReport()
     try:
@@ -195,9 +224,12 @@ def verify_cmd(
     limit: int = typer.Option(
         500, min=1, help="At most this many orders are looked up in Temporal."
     ),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """List every violation of the ledger's invariants; exit 1 if there are any, 0 if none,
-    2 if the database (or, with --temporal, Temporal) cannot be read."""
+    4 if the database (or, with --temporal, Temporal) cannot be read."""
+    database_url()  # a missing database is said as such, not created empty
     try:
         report = run(_verify(temporal, limit))
     except CannotCheck as e:
@@ -224,9 +256,15 @@ def escalations_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Escalations filed by the ledger (e.g. a node shipped units of a cancelled request)."""
+    import sqlalchemy as sa
+
+    from activities.inventory.db import create_engine
+    from activities.inventory.outbound import list_escalations
+
+    url = database_url()
 
     async def go() -> list[dict[str, object]]:
-        engine = create_engine(settings().database_url)
+        engine = create_engine(url)
         try:
             return await list_escalations(engine, limit=limit)
         finally:

@@ -1,4 +1,8 @@
-"""The `dom` command line: one typer app; each domain module adds its own commands."""
+"""The `dom` command line: one typer app; each domain module adds its own commands.
+
+Command modules import only typer, rich and light modules at module level; Temporal,
+SQLAlchemy, FastAPI, the activities and the workflows are imported inside the command functions,
+so `dom --help` and `dom order show` start quickly (tests/cli/test_startup.py keeps it so)."""
 
 import os
 import sys
@@ -8,6 +12,7 @@ import typer
 
 from workers.cli import api, apikey, dev, nodes, returns, routing, simulate
 from workers.cli.cart import cart_app
+from workers.cli.errors import DomGroup
 from workers.cli.inventory import inventory_app
 from workers.cli.order import order_app, shipment_app
 
@@ -32,6 +37,7 @@ class DomApp(typer.Typer):
 
 
 app = DomApp(
+    cls=DomGroup,
     help="dom-workflows: distributed order management on Temporal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -7,19 +7,27 @@ from __future__ import annotations
 import getpass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.inventory import capacity, node_settings
-from activities.inventory.capacity import NodeStatus
-from activities.inventory.db import create_engine, migrate, seed_network
-from activities.inventory.node_settings import Holiday, InvalidSettings, UnknownNode
-from dom_workflows.network import load_network
-from workers.cli.common import console, fail, print_json, run, settings
+from workers.cli.common import (
+    console,
+    database_url,
+    fail,
+    not_found,
+    print_json,
+    run,
+    settings,
+    usage,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from activities.inventory.capacity import NodeStatus
+    from activities.inventory.node_settings import Holiday
 
 T = TypeVar("T")
 
@@ -43,10 +51,17 @@ def _who(by: str | None) -> str:
 def _with_db(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run `work` on the migrated DOM database that knows the network (seeding only adds what
     is missing: live settings and stock are never overwritten)."""
+    import sqlalchemy as sa
+
+    from activities.inventory.db import create_engine, migrate, seed_network
+    from activities.inventory.node_settings import InvalidSettings, UnknownNode
+    from dom_workflows.network import load_network
+
+    url = database_url(create=True)
 
     async def go() -> T:
         s = settings()
-        engine = create_engine(s.database_url)
+        engine = create_engine(url)
         try:
             await migrate(engine)
             await seed_network(engine, load_network(s.network_path))
@@ -57,7 +72,7 @@ def _with_db(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     try:
         return run(go())
     except UnknownNode as e:
-        raise fail(str(e)) from None
+        raise not_found(str(e)) from None
     except InvalidSettings as e:
         raise fail(str(e)) from None
     except (sa.exc.SQLAlchemyError, OSError) as e:
@@ -65,6 +80,8 @@ def _with_db(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
 
 async def _statuses(engine: AsyncEngine) -> list[NodeStatus]:
+    from activities.inventory import capacity
+
     async with engine.connect() as conn:
         return await capacity.node_status(conn, datetime.now(UTC))
 
@@ -111,7 +128,7 @@ def show_cmd(node: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """One node's settings, today's usage and the holidays that apply to it."""
     found = [s for s in _with_db(_statuses) if s.node_id == node]
     if not found:
-        raise fail(f"unknown node {node!r}")
+        raise not_found(f"unknown node {node!r}")
     s = found[0]
     if as_json:
         print_json(s)
@@ -147,8 +164,11 @@ def set_cmd(
 ) -> None:
     """Change a node's settings live, e.g. `dom node set store-nyc --capacity 120 --unit orders
     --cutoff 14:00`. Options left out stay as they are."""
+    from activities.inventory import node_settings
+    from activities.inventory.node_settings import InvalidSettings
+
     if unlimited and (capacity_limit is not None or unit is not None):
-        raise fail("--unlimited removes the limit: give it without --capacity/--unit")
+        raise usage("--unlimited removes the limit: give it without --capacity/--unit")
     changes: dict[str, Any] = {}
     if timezone is not None:
         changes["timezone"] = timezone
@@ -161,7 +181,7 @@ def set_cmd(
     if unlimited:
         changes["capacity"] = None
     if not changes and capacity_limit is None and unit is None:
-        raise fail("nothing to change: give --timezone, --cutoff, --handling-days, "
+        raise usage("nothing to change: give --timezone, --cutoff, --handling-days, "
                    "--working-days, --capacity/--unit or --unlimited")  # fmt: skip
 
     async def work(engine: AsyncEngine) -> NodeStatus:
@@ -191,7 +211,7 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise fail(f"not a date: {text!r} (YYYY-MM-DD)") from None
+        raise usage(f"not a date: {text!r} (YYYY-MM-DD)") from None
 
 
 @holiday_app.command("add")
@@ -202,6 +222,8 @@ def holiday_add(
     by: str | None = typer.Option(None, "--by", help="Who is adding it (default cli:<user>)."),
 ) -> None:
     """Make a day a holiday (nobody ships; network-wide days stop the carriers too)."""
+    from activities.inventory import node_settings
+
     when = _day(day)
     holiday, created = _with_db(
         lambda engine: node_settings.add_holiday(engine, when, node, name, _who(by))
@@ -217,11 +239,13 @@ def holiday_remove(
     by: str | None = typer.Option(None, "--by", help="Who is removing it (default cli:<user>)."),
 ) -> None:
     """Remove a holiday."""
+    from activities.inventory import node_settings
+
     when = _day(day)
     removed = _with_db(lambda engine: node_settings.remove_holiday(engine, when, node, _who(by)))
     where = node or "the whole network"
     if not removed:
-        raise fail(f"{when.isoformat()} is not a holiday of {where}")
+        raise not_found(f"{when.isoformat()} is not a holiday of {where}")
     console.print(f"{when.isoformat()} removed for {where}")
 
 
@@ -231,6 +255,7 @@ def holiday_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Every holiday, or those that apply to one node."""
+    from activities.inventory import node_settings
 
     async def work(engine: AsyncEngine) -> list[Holiday]:
         async with engine.connect() as conn:

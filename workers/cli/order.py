@@ -6,50 +6,75 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
-from temporalio.service import RPCError
 
 from dom_workflows.common.text import count
-from dom_workflows.order.models import (
-    CancelLine,
-    CancelRequest,
-    OrderRequest,
-    OrderState,
-    OrderStatus,
-    PlaceHold,
-    ReleaseHold,
-    ShipmentEvent,
-    ShipmentEventType,
+from workers.cli.common import (
+    Address,
+    Namespace,
+    console,
+    err_console,
+    fail,
+    not_found,
+    print_json,
+    run,
+    settings,
+    usage,
 )
-from workers.cli.common import console, err_console, fail, print_json, run, settings
-from workers.client import CancelRefused, DomClient, HoldRefused, OrderNotFound
-from workers.order_search import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    InvalidFilter,
-    OrderFilters,
-    OrderPage,
-)
-from workers.order_search import list_orders as search_orders
+
+if TYPE_CHECKING:
+    from dom_workflows.order.models import OrderRequest, OrderState, PlaceHold, ReleaseHold
+    from workers.client import DomClient
+
+# The order models (pydantic) and the Temporal client take seconds to import: they are
+# imported inside the commands. These two enums mirror OrderStatus and ShipmentEventType for
+# the flags' choices (tests/cli/test_startup.py checks that they stay equal).
+DEFAULT_LIMIT = 50  # workers.order_search.DEFAULT_LIMIT / MAX_LIMIT, checked by the same test
+MAX_LIMIT = 200
+
+
+class StatusChoice(StrEnum):
+    RECEIVED = "received"
+    ROUTED = "routed"
+    FULFILLING = "fulfilling"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    ON_HOLD = "on_hold"
+
+
+class EventChoice(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+
 
 order_app = typer.Typer(help="Submit, inspect and cancel orders.", no_args_is_help=True)
 shipment_app = typer.Typer(help="Report fulfilment and carrier events.", no_args_is_help=True)
 
 
 def load_order(path: Path) -> OrderRequest:
+    from pydantic import ValidationError
+
+    from dom_workflows.order.models import OrderRequest
+
     try:
         return OrderRequest.model_validate_json(path.read_text())
     except OSError as e:
-        raise fail(f"cannot read {path}: {e.strerror}") from None
+        raise usage(f"cannot read {path}: {e.strerror}") from None
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
         )
-        raise fail(f"{path} is not a valid order: {problems}") from None
+        raise usage(f"{path} is not a valid order: {problems}") from None
 
 
 @order_app.command("submit")
@@ -58,9 +83,14 @@ def submit(
     wait: float = typer.Option(
         10.0, help="Seconds to wait for the order's validation (0: do not wait)."
     ),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """Start an order and wait for its validation; an invalid order is refused (exit code 1).
     Submitting the same order id again returns the existing order."""
+    from dom_workflows.order.models import OrderStatus
+    from workers.client import DomClient
+
     order = load_order(file)
 
     async def go() -> OrderState | None:
@@ -79,10 +109,7 @@ def submit(
             )
         return state
 
-    try:
-        state = run(go())
-    except RPCError as e:
-        raise fail(f"could not submit {order.order_id}: {e.message}") from None
+    state = run(go())
     if state is None and wait > 0:
         err_console.print(
             f"{order.order_id} is submitted but not validated after {wait:g}s: is a worker "
@@ -95,6 +122,9 @@ def submit(
 async def _validated(dom: DomClient, order_id: str, wait: float) -> OrderState | None:
     """The order's state once validation is over (it failed, or it moved past `received`);
     None if that did not happen within `wait` seconds."""
+    from dom_workflows.order.models import OrderStatus
+    from workers.client import OrderNotFound
+
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while loop.time() < deadline:
@@ -163,17 +193,17 @@ def render(state: OrderState) -> None:
 def show(
     order_id: str,
     as_json: bool = typer.Option(False, "--json", help="Print the query result as JSON."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """The order's whole state: lines, plan, shipments and timeline."""
+    from workers.client import DomClient
 
     async def go() -> OrderState:
         dom = await DomClient.connect(settings())
         return await dom.status(order_id)
 
-    try:
-        state = run(go())
-    except OrderNotFound as e:
-        raise fail(str(e)) from None
+    state = run(go())  # an unknown order exits 3 (workers/cli/errors.py)
     if as_json:
         print_json(state)
     else:
@@ -187,15 +217,20 @@ def cancel(
     line: list[str] = typer.Option(
         [], "--line", help="LINE_ID or LINE_ID:QTY; repeat. Omit to cancel the whole order."
     ),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
-    """Cancel an order or some of its units; refused once everything has shipped."""
+    """Cancel an order or some of its units; refused (exit 1) once everything has shipped."""
+    from dom_workflows.order.models import CancelLine, CancelRequest
+    from workers.client import CancelRefused, DomClient
+
     lines = None
     if line:
         lines = []
         for spec in line:
             lid, _, qty = spec.partition(":")
             if qty and not qty.isdigit():
-                raise fail(f"--line {spec!r}: quantity must be a whole number")
+                raise usage(f"--line {spec!r}: quantity must be a whole number")
             lines.append(CancelLine(line_id=lid, qty=int(qty) if qty else None))
 
     async def go() -> None:
@@ -209,19 +244,19 @@ def cancel(
     try:
         run(go())
     except CancelRefused as e:
-        raise fail(f"cancellation refused: {e}", code=2) from None
-    except OrderNotFound as e:
-        raise fail(str(e)) from None
-    except RPCError as e:
-        raise fail(f"order {order_id}: {e.message}") from None
+        raise fail(f"cancellation refused: {e}") from None
 
 
 @order_app.command("hold")
 def hold(
     order_id: str,
     reason: str = typer.Option(..., help="Why the order is held (shown in the timeline)."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """Put a manual hold on an order: nothing new goes to nodes until it is released."""
+    from dom_workflows.order.models import PlaceHold
+
     _hold_call(order_id, PlaceHold(kind="manual", reason=reason, placed_by="cli"))
 
 
@@ -230,14 +265,21 @@ def release(
     order_id: str,
     kind: str | None = typer.Option(None, help="fraud|payment|manual; default: every hold."),
     note: str = typer.Option("released from the CLI"),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """Release an order's holds."""
+    from dom_workflows.order.models import ReleaseHold
+
     if kind not in (None, "fraud", "payment", "manual", "consolidation"):
-        raise fail(f"--kind {kind!r}: use fraud, payment, manual or consolidation")
+        raise usage(f"--kind {kind!r}: use fraud, payment, manual or consolidation")
     _hold_call(order_id, ReleaseHold(kind=kind, note=note, released_by="cli"))
 
 
 def _hold_call(order_id: str, req: PlaceHold | ReleaseHold) -> None:
+    from dom_workflows.order.models import PlaceHold
+    from workers.client import DomClient, HoldRefused
+
     async def go() -> None:
         dom = await DomClient.connect(settings())
         if isinstance(req, PlaceHold):
@@ -249,11 +291,7 @@ def _hold_call(order_id: str, req: PlaceHold | ReleaseHold) -> None:
     try:
         run(go())
     except HoldRefused as e:
-        raise fail(str(e), code=2) from None
-    except OrderNotFound as e:
         raise fail(str(e)) from None
-    except RPCError as e:
-        raise fail(f"order {order_id}: {e.message}") from None
 
 
 def _when(value: str | None, flag: str) -> datetime | None:
@@ -263,13 +301,13 @@ def _when(value: str | None, flag: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
-        raise fail(f"{flag} {value!r} is not an ISO 8601 time (e.g. 2026-03-01T09:00Z)", code=2)
+        raise usage(f"{flag} {value!r} is not an ISO 8601 time (e.g. 2026-03-01T09:00Z)") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @order_app.command("list")
 def list_orders(
-    status: list[OrderStatus] = typer.Option(
+    status: list[StatusChoice] = typer.Option(
         [], "--status", help="Order status; repeat for several."
     ),
     channel: str | None = typer.Option(None, help="Sales channel."),
@@ -282,12 +320,21 @@ def list_orders(
     limit: int = typer.Option(DEFAULT_LIMIT, min=1, max=MAX_LIMIT, help="Orders per page."),
     cursor: str | None = typer.Option(None, help="`next_cursor` of the previous page."),
     as_json: bool = typer.Option(False, "--json", help="Print the page as JSON."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """Orders as Temporal visibility sees them (search attributes; no workflow is queried),
     newest first, one page at a time: the same filters as GET /v1/orders."""
+    from pydantic import ValidationError
+
+    from dom_workflows.order.models import OrderStatus
+    from workers.client import DomClient
+    from workers.order_search import InvalidFilter, OrderFilters, OrderPage
+    from workers.order_search import list_orders as search_orders
+
     try:
         filters = OrderFilters(
-            status=status,
+            status=[OrderStatus(s.value) for s in status],
             channel=channel,
             customer=customer,
             node=node,
@@ -297,7 +344,7 @@ def list_orders(
             created_to=_when(created_to, "--to"),
         )
     except ValidationError as e:
-        raise fail(f"bad filters: {e.errors()[0]['msg']}", code=2) from None
+        raise usage(f"bad filters: {e.errors()[0]['msg']}") from None
 
     async def go() -> OrderPage:
         dom = await DomClient.connect(settings())
@@ -306,9 +353,7 @@ def list_orders(
     try:
         page = run(go())
     except InvalidFilter as e:
-        raise fail(str(e), code=2) from None
-    except RPCError as e:
-        raise fail(f"could not list orders: {e.message}") from None
+        raise usage(str(e)) from None
     if as_json:
         print_json(page)
         return
@@ -340,19 +385,22 @@ def shipment_event(
     shipment: str = typer.Option(
         ..., "--shipment", help="Shipment id, as `dom order show` lists it."
     ),
-    type_: ShipmentEventType = typer.Option(
-        ..., "--type", help="accepted|rejected|shipped|delivered"
-    ),
+    type_: EventChoice = typer.Option(..., "--type", help="accepted|rejected|shipped|delivered"),
     tracking: str | None = typer.Option(None),
     carrier: str | None = typer.Option(None),
     reason: str | None = typer.Option(None, help="Why, for a rejection."),
     event_id: str | None = typer.Option(None, help="Idempotency key; a repeat is ignored."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """Send a node's or carrier's event to an order (as a partner webhook would)."""
+    from dom_workflows.order.models import ShipmentEvent
+    from workers.client import DomClient
+
     ev = ShipmentEvent(
         event_id=event_id or f"cli-{uuid.uuid4()}",
         shipment_id=shipment,
-        type=type_,
+        type=type_.value,
         tracking=tracking,
         carrier=carrier or ("CLI" if type_ in ("shipped", "delivered") else None),
         reason=reason,
@@ -363,11 +411,8 @@ def shipment_event(
         state = await dom.status(order)
         if shipment not in {s.shipment_id for s in state.shipments}:
             known = ", ".join(s.shipment_id for s in state.shipments) or "none yet"
-            raise fail(f"order {order} has no shipment {shipment} (it has: {known})")
+            raise not_found(f"order {order} has no shipment {shipment} (it has: {known})")
         await dom.send_shipment_event(order, ev)
         print_json({"order_id": order, "event": json.loads(ev.model_dump_json())})
 
-    try:
-        run(go())
-    except OrderNotFound as e:
-        raise fail(str(e)) from None
+    run(go())

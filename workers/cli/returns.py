@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
-from dom_workflows.returns.models import (
-    GRADES,
-    ExchangeLine,
-    ReceivedUnits,
-    ReturnLineRequest,
-    ReturnReceipt,
-    ReturnRequest,
-    ReturnState,
+from workers.cli.common import (
+    Address,
+    Namespace,
+    console,
+    fail,
+    print_json,
+    run,
+    settings,
+    usage,
 )
-from workers.cli.common import console, fail, print_json, run, settings
-from workers.client import DomClient, ReturnClosed, ReturnNotFound, ReturnRefused
+
+if TYPE_CHECKING:
+    from dom_workflows.returns.models import (
+        ExchangeLine,
+        ReceivedUnits,
+        ReturnLineRequest,
+        ReturnState,
+    )
 
 return_app = typer.Typer(help="Returns (RMAs): open, show, report receipt.", no_args_is_help=True)
 
@@ -26,17 +33,19 @@ return_app = typer.Typer(help="Returns (RMAs): open, show, report receipt.", no_
 def _split(spec: str, option: str, parts: int) -> list[str]:
     fields = spec.split(":")
     if len(fields) != parts or not all(fields):
-        raise fail(f"{option} {spec!r}: expected {':'.join(['X'] * parts)}")
+        raise usage(f"{option} {spec!r}: expected {':'.join(['X'] * parts)}")
     return fields
 
 
 def _qty(spec: str, value: str, option: str) -> int:
     if not value.isdigit() or int(value) < 1:
-        raise fail(f"{option} {spec!r}: quantity must be a whole number >= 1")
+        raise usage(f"{option} {spec!r}: quantity must be a whole number >= 1")
     return int(value)
 
 
 def parse_lines(specs: list[str], reason: str) -> list[ReturnLineRequest]:
+    from dom_workflows.returns.models import ReturnLineRequest
+
     out = []
     for spec in specs:
         lid, qty = _split(spec, "--line", 2)
@@ -45,6 +54,8 @@ def parse_lines(specs: list[str], reason: str) -> list[ReturnLineRequest]:
 
 
 def parse_exchange(specs: list[str]) -> list[ExchangeLine] | None:
+    from dom_workflows.returns.models import ExchangeLine
+
     if not specs:
         return None
     out = []
@@ -55,11 +66,13 @@ def parse_exchange(specs: list[str]) -> list[ExchangeLine] | None:
 
 
 def parse_received(specs: list[str]) -> list[ReceivedUnits]:
+    from dom_workflows.returns.models import GRADES, ReceivedUnits
+
     out = []
     for spec in specs:
         lid, qty, grade = _split(spec, "--line", 3)
         if grade not in GRADES:
-            raise fail(f"--line {spec!r}: grade must be one of {', '.join(GRADES)}")
+            raise usage(f"--line {spec!r}: grade must be one of {', '.join(GRADES)}")
         out.append(ReceivedUnits(line_id=lid, qty=_qty(spec, qty, "--line"), grade=grade))
     return out
 
@@ -108,9 +121,16 @@ def create(
     exchange_line: list[str] = typer.Option(
         [], "--exchange-line", help="SKU:QTY to send instead (default: the same SKUs)."
     ),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
-    """Open an RMA; refused (exit 2) when the units were not delivered, are already on another
+    """Open an RMA; refused (exit 1) when the units were not delivered, are already on another
     RMA, or the return window has closed."""
+    from pydantic import ValidationError
+
+    from dom_workflows.returns.models import ReturnRequest
+    from workers.client import DomClient, ReturnRefused
+
     try:
         req = ReturnRequest(
             lines=parse_lines(line, reason),
@@ -119,7 +139,7 @@ def create(
             requested_by="cli",
         )
     except ValidationError as e:
-        raise fail(f"invalid return: {e.errors()[0]['msg']}") from None
+        raise usage(f"invalid return: {e.errors()[0]['msg']}") from None
 
     async def go() -> None:
         dom = await DomClient.connect(settings())
@@ -137,24 +157,24 @@ def create(
     try:
         run(go())
     except ReturnRefused as e:
-        raise fail(f"return refused ({e.kind}): {e}", code=2) from None
+        raise fail(f"return refused ({e.kind}): {e}") from None
 
 
 @return_app.command("show")
 def show(
     rma_id: str,
     as_json: bool = typer.Option(False, "--json", help="Print the query result as JSON."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """An RMA's state: lines and grades, label, refunds or replacement, timeline."""
+    from workers.client import DomClient
 
     async def go() -> ReturnState:
         dom = await DomClient.connect(settings())
         return await dom.return_status(rma_id)
 
-    try:
-        state = run(go())
-    except ReturnNotFound as e:
-        raise fail(str(e)) from None
+    state = run(go())  # an unknown RMA exits 3 (workers/cli/errors.py)
     if as_json:
         print_json(state)
     else:
@@ -168,8 +188,13 @@ def receive(
         ..., "--line", help="LINE_ID:QTY:GRADE (resell|refurbish|scrap); repeat."
     ),
     event_id: str | None = typer.Option(None, help="Idempotency key; a repeat is ignored."),
+    address: Address = None,
+    namespace: Namespace = None,
 ) -> None:
     """Report that the return node received (and graded) the parcel, as its webhook would."""
+    from dom_workflows.returns.models import ReturnReceipt
+    from workers.client import DomClient, ReturnClosed
+
     ev = ReturnReceipt(
         event_id=event_id or f"cli-{uuid.uuid4()}", rma_id=rma_id, lines=parse_received(line)
     )
@@ -181,8 +206,8 @@ def receive(
 
     try:
         run(go())
-    except (ReturnNotFound, ReturnClosed) as e:
-        raise fail(str(e), code=2) from None
+    except ReturnClosed as e:
+        raise fail(str(e)) from None
 
 
 def register(app: typer.Typer) -> None:
