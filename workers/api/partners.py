@@ -16,7 +16,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.alerts.feed_health import record_feed_failure, record_feed_ok
 from activities.fulfillment.records import ShipmentRecord, lookup_shipment
+from activities.inventory.db import utcnow
 from activities.inventory.feeds import FeedRejected, FeedResult, apply_feed
 from activities.inventory.outbound import record_unplanned_outbound
 from dom_workflows.backorder.models import StockArrival
@@ -272,7 +274,9 @@ async def partner_inventory(
     try:
         result = await apply_feed(deps.engine, feed)
     except FeedRejected as e:
+        await record_feed_failure(deps.engine, feed.node, str(e), utcnow())  # feed alerts
         raise Problem(422, "feed-rejected", str(e)) from None
+    await record_feed_ok(deps.engine, feed.node, utcnow())
     for s in result.shortfalls:
         log.warning("inventory shortfall: %s", s.detail)
     if not result.duplicate:

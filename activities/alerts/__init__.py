@@ -1,0 +1,1 @@
+"""Alerts against the DOM database and Temporal visibility: rules, evaluation, the webhook."""
