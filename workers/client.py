@@ -21,6 +21,7 @@ from temporalio.common import (
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from dom_workflows.backorder.models import StockArrival, waitlist_workflow_id
@@ -79,9 +80,13 @@ class Submitted:
 
 
 async def connect(
-    settings: Settings | None = None, interceptors: Sequence[Interceptor] = ()
+    settings: Settings | None = None,
+    interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
 ) -> Client:
-    """A Temporal client with the pydantic data converter, configured from the environment."""
+    """A Temporal client with the pydantic data converter, configured from the environment.
+    Services pass their tracing and metrics interceptors and the runtime whose metrics they
+    export (workers/observability); None is the SDK's default runtime."""
     s = settings or Settings.from_env()
     return await Client.connect(
         s.temporal_address,
@@ -90,6 +95,7 @@ async def connect(
         tls=s.temporal_tls,
         data_converter=pydantic_data_converter,
         interceptors=interceptors,
+        runtime=runtime,
     )
 
 

@@ -26,6 +26,9 @@ from dom_workflows.network import NodeSla, load_network
 from dom_workflows.order import search_attributes as attrs
 from workers.client import connect
 from workers.hold_sweep import start_hold_sweep
+from workers.observability import tracing
+from workers.observability.sdk_metrics import temporal_telemetry
+from workers.observability.server import metrics_server, worker_metrics_port
 from workers.worker import build_worker, dependencies
 
 console = Console()
@@ -174,8 +177,17 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
         # --demo: partners are played by the simulator; set before the worker's dependencies
         # are built, so nodes without an endpoint get simulator URLs.
         live = edge_settings(live, opts)
-        client = await connect(live)
-        async with dependencies(live) as deps:
+        # Metrics and traces (workers/observability): the worker's /metrics on a free port
+        # unless DOM_METRICS_PORT names one; OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        tracing.configure_tracing("dom-dev")
+        telemetry = temporal_telemetry()
+        client = await connect(live, tracing.temporal_interceptors(), runtime=telemetry.runtime)
+        port = worker_metrics_port()
+        async with (
+            dependencies(live) as deps,
+            telemetry.draining(),
+            metrics_server(0 if port is None else port, "127.0.0.1") as metrics_port,
+        ):
             worker = build_worker(client, live.task_queue, deps)
             await start_hold_sweep(client, live.task_queue)
             async with worker:
@@ -185,6 +197,8 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
                     f"  Temporal UI   http://localhost:{opts.ui_port}\n"
                     f"  database      {live.database_url}\n"
                     f"  task queue    {live.task_queue}\n"
+                    f"  metrics       http://127.0.0.1:{metrics_port}/metrics "
+                    "(and the API's /metrics, with the ops key)\n"
                     "Submit an order:  dom order submit examples/orders/web-standard.json\n"
                     "Ctrl-C stops everything."
                 )

@@ -18,13 +18,19 @@
   the pool's queue (waiting on the semaphore is cancel-safe).
 
 Shared by the node, supplier, carrier and payment adapters, and by the partner simulator.
+
+Every call made by `PartnerHttp.post` is reported to the `call_observers` (the worker's
+metrics: latency and errors by partner and outcome); nothing is logged per call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -104,6 +110,28 @@ def _retryable_status(code: int) -> bool:
     return code >= 500 or code in (408, 429)
 
 
+# (partner, outcome, seconds, error reason or None) of each call. The worker registers its
+# metrics here; this layer must not import the worker's (tests/test_layers.py).
+CallObserver = Callable[[str, str, float, str | None], None]
+call_observers: list[CallObserver] = []
+
+
+def _observe(partner: str, outcome: str, seconds: float, error: str | None = None) -> None:
+    for observer in call_observers:
+        with contextlib.suppress(Exception):  # an observer never fails a partner call
+            observer(partner, outcome, seconds, error)
+
+
+def _outcome(code: int) -> tuple[str, str | None]:
+    if _retryable_status(code):
+        return "retryable_status", f"status_{code // 100}xx" if code >= 500 else f"status_{code}"
+    return ("ok", None) if code < 400 else ("refused", None)
+
+
+def _network_error(e: httpx.HTTPError) -> str:
+    return "timeout" if isinstance(e, httpx.TimeoutException) else "unreachable"
+
+
 class PartnerHttp:
     def __init__(
         self,
@@ -114,10 +142,13 @@ class PartnerHttp:
         attempts: int = 3,
         backoff: float = 0.25,
         timeout: float | httpx.Timeout | None = None,
+        partner: str | None = None,
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.unavailable_type = unavailable_type
+        # The metrics label: the kind of partner (node, supplier, carrier, payment).
+        self.partner = partner or unavailable_type.removesuffix("Unavailable").lower()
         self.attempts = max(1, attempts)
         self.backoff = backoff
         # None = the shared client's own timeout.
@@ -133,14 +164,18 @@ class PartnerHttp:
             if attempt:
                 # Exponential backoff with full jitter, so retrying workers do not stampede.
                 await asyncio.sleep(random.uniform(0, self.backoff * 2 ** (attempt - 1)))
+            started = time.perf_counter()
             try:
                 kwargs: dict[str, Any] = {"json": body, "headers": {IDEMPOTENCY_HEADER: key}}
                 if self.timeout is not None:
                     kwargs["timeout"] = self.timeout
                 response = await send(self.http, "POST", url, **kwargs)
             except httpx.HTTPError as e:
+                _observe(self.partner, "error", time.perf_counter() - started, _network_error(e))
                 problem = f"{url} unreachable: {e!r}"
                 continue
+            outcome, error = _outcome(response.status_code)
+            _observe(self.partner, outcome, time.perf_counter() - started, error)
             if _retryable_status(response.status_code):
                 problem = f"{url} answered {response.status_code}: {response.text[:200]}"
                 continue

@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import uvicorn
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from activities.inventory.db import create_engine, migrate
 from dom_workflows.config import Settings
@@ -29,6 +29,7 @@ from workers.api import (
     holds,
     inbound,
     inventory,
+    kpis,
     nodes,
     openapi,
     order_list,
@@ -38,13 +39,18 @@ from workers.api import (
     returns,
     shopify,
 )
-from workers.api.auth import anonymous, enforce
+from workers.api.auth import anonymous, enforce, requires
 from workers.api.availability_webhook import from_env as availability_webhook_from_env
 from workers.api.availability_webhook import running as running_webhook
 from workers.api.call_count import CallCounter
 from workers.api.deps import ApiDeps
 from workers.api.security import SecretHeaderMiddleware, load_secrets
 from workers.client import DomClient, connect
+from workers.observability import server as metrics_server
+from workers.observability import tracing
+from workers.observability.http_metrics import RequestMetrics, count_webhook_refusals
+from workers.observability.interceptors import ClientMetricsInterceptor
+from workers.observability.sdk_metrics import temporal_telemetry
 
 __all__ = ["ApiDeps", "api_dependencies", "create_app", "serve"]
 
@@ -68,8 +74,10 @@ def create_app(deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = deps
     errors.install(app)
+    count_webhook_refusals(app, errors.Problem)
     openapi.install(app)
     app.add_middleware(SecretHeaderMiddleware)
+    app.add_middleware(RequestMetrics)
     for module in (
         order_list,
         orders,
@@ -84,6 +92,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         carts,
         nodes,
         inbound,
+        kpis,
     ):
         app.include_router(module.router)
 
@@ -120,6 +129,21 @@ def create_app(deps: ApiDeps) -> FastAPI:
         failing = ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok")
         return errors.problem_response(503, "unhealthy", failing, request.url.path)
 
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        dependencies=[Depends(requires("ops"))],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    )
+    def prometheus_metrics() -> Response:
+        """Prometheus scrape: the DOM's domain metrics, the API's request metrics and the
+        Temporal SDK's client metrics of this process (docs/observability.md). Needs a key
+        with the `ops` scope (Prometheus: `authorization: {credentials_file: ...}`)."""
+        body, content_type = metrics_server.exposition()
+        return Response(body, media_type=content_type)
+
+    tracing.instrument_app(app)
     return app
 
 
@@ -128,7 +152,12 @@ async def api_dependencies(settings: Settings) -> AsyncIterator[ApiDeps]:
     """Temporal client, migrated DOM database, network and partner secrets, from settings."""
     call_log = os.environ.get("DOM_TEMPORAL_CALL_LOG")
     counter = CallCounter() if call_log else None
-    client = await connect(settings, [counter] if counter else [])
+    interceptors = [ClientMetricsInterceptor(), *tracing.temporal_interceptors()]
+    client = await connect(
+        settings,
+        [counter, *interceptors] if counter else interceptors,
+        runtime=temporal_telemetry().runtime,
+    )
     engine = create_engine(settings.database_url)
     reader = create_engine(settings.database_url, read_only=True)
     try:
@@ -178,7 +207,8 @@ async def serve(
 ) -> None:
     """Serve the API until `stop` is set, then finish in-flight requests and return."""
     sockets = [reusable_socket(host, port)] if reuse_port else None
-    async with api_dependencies(settings) as deps:
+    tracing.configure_tracing("dom-api")
+    async with api_dependencies(settings) as deps, temporal_telemetry().draining():
         config = uvicorn.Config(
             create_app(deps),
             host=host,

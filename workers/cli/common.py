@@ -151,11 +151,8 @@ def database_url(*, create: bool = False) -> str:
 
 
 def configure_logging() -> None:
-    """INFO for the service's own messages; per-request lines of the HTTP clients only when
-    asked for (DOM_LOG_LEVEL=DEBUG), so a busy worker does not spend its time logging."""
-    import logging
+    """DOM_LOG_LEVEL and DOM_LOG_FORMAT (text or json), the same in every process; per-request
+    lines of the HTTP clients only at DEBUG (workers/observability/logs.py)."""
+    from workers.observability.logs import configure_logging as configure
 
-    level = os.environ.get("DOM_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level)
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    configure()

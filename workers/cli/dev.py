@@ -55,7 +55,17 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command("worker")
-    def worker(address: Address = None, namespace: Namespace = None) -> None:
+    def worker(
+        address: Address = None,
+        namespace: Namespace = None,
+        metrics_port: int | None = typer.Option(
+            None,
+            "--metrics-port",
+            min=0,
+            max=65535,
+            help="Serve Prometheus /metrics here (0: a free port; default DOM_METRICS_PORT).",
+        ),
+    ) -> None:
         """Run one worker (production: run as many as you need)."""
         import signal
 
@@ -68,7 +78,7 @@ def register(app: typer.Typer) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await run_worker(settings(), stop)
+            await run_worker(settings(), stop, metrics_port)
 
         run(go())
 

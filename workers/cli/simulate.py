@@ -44,16 +44,15 @@ def partners(
     ),
 ) -> None:
     """Play every partner: nodes, suppliers, the carrier and the payment provider."""
-    import logging
 
     import uvicorn
 
+    from workers.observability.logs import configure_logging
     from workers.simulator.app import Simulator, create_app
     from workers.simulator.config import SimConfig, load_secrets
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # One line per outgoing event post would drown what matters (refusals, retries).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One set-up for every process: DOM_LOG_FORMAT=json, no httpx line per event post.
+    configure_logging()
     s = settings()
     config = SimConfig(
         api_url=api_url or s.api_url,
