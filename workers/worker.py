@@ -40,6 +40,9 @@ from dom_workflows.order.models import PartnerSetup
 from dom_workflows.order.workflows import OrderWorkflow
 from dom_workflows.returns.workflows import ReturnWorkflow
 from dom_workflows.routing import load_policy
+from workers.observability import tracing
+from workers.observability.interceptors import DomainInterceptor
+from workers.observability.partner_calls import observe_partner_calls
 
 log = logging.getLogger("dom.worker")
 
@@ -130,6 +133,9 @@ async def dependencies(
     # Explicit pool limits and timeouts; partner adapters send through partner_http.send, so a
     # cancelled activity never leaks a pool slot.
     async with new_client() as http:
+        # Partner calls: a span each when tracing is on, latency and errors as metrics.
+        tracing.instrument_http_client(http)
+        observe_partner_calls()
         net = network or load_network(settings.network_path)
         if settings.consolidation_window is not None:
             policy = net.order_policy.model_copy(
@@ -196,6 +202,8 @@ PASSTHROUGH_MODULES = (
     "yaml",
     "zipcodes",
     "rich",
+    # Temporal's TracingInterceptor runs in the sandbox and keeps its context in OpenTelemetry.
+    "opentelemetry",
 )
 
 
@@ -208,15 +216,26 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: Any) -> Worker:
     kwargs.setdefault("activities", deps.activities() + client_activities(client, task_queue))
     kwargs.setdefault("workflow_runner", workflow_runner())
+    # Domain metrics and log context from every activity (workers/observability).
+    kwargs.setdefault("interceptors", [DomainInterceptor(deps.network.currency)])
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, **kwargs)
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    settings: Settings, stop: asyncio.Event | None = None, metrics_port: int | None = None
+) -> None:
+    """Run a worker until `stop`. Metrics are served on `metrics_port` (else DOM_METRICS_PORT;
+    0 = a free port; neither = no metrics server); traces are exported when OTLP is set."""
     from workers.client import connect
     from workers.hold_sweep import start_hold_sweep
+    from workers.observability.sdk_metrics import temporal_telemetry
+    from workers.observability.server import metrics_server, worker_metrics_port
 
-    client = await connect(settings)
-    async with dependencies(settings) as deps:
+    tracing.configure_tracing("dom-worker")
+    telemetry = temporal_telemetry()
+    port = worker_metrics_port(metrics_port)
+    client = await connect(settings, tracing.temporal_interceptors(), runtime=telemetry.runtime)
+    async with dependencies(settings) as deps, telemetry.draining(), metrics_server(port):
         worker = build_worker(client, settings.task_queue, deps)
         await start_hold_sweep(client, settings.task_queue)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
