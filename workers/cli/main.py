@@ -11,6 +11,8 @@ from typing import Any, NoReturn
 import typer
 
 from workers.cli import api, apikey, dev, nodes, returns, routing, simulate
+from workers.cli import kpis as kpis_cli
+from workers.cli import report as report_cli
 from workers.cli.cart import cart_app
 from workers.cli.errors import DomGroup
 from workers.cli.inventory import inventory_app
@@ -53,3 +55,5 @@ simulate.register(app)
 returns.register(app)
 apikey.register(app)
 nodes.register(app)
+kpis_cli.register(app)
+report_cli.register(app)
