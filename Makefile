@@ -28,8 +28,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src activities workers
 
+# Three test processes on two cores: most of a test's time is waiting on Temporal and the
+# databases. Each process has its own PostgreSQL database (tests/conftest.py).
+PYTEST_WORKERS ?= 3
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 ## Re-record the workflow histories replayed by tests/replay.
 record-histories: $(STAMP)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._workflow import _V1WorkflowEnvironment
 
@@ -30,8 +30,22 @@ from tests.support.servers import (
 # Fixtures several directories share (harness, live_sim); helpers live in tests/support.
 pytest_plugins = ["tests.support.fixtures"]
 
-PG_URL = os.environ.get("DOM_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# Rich consoles built at import take the terminal width then: fixed, so table assertions do not
+# depend on which test (or xdist worker) imported a CLI module first.
+os.environ["COLUMNS"] = "200"
+
+BASE_PG_URL = os.environ.get("DOM_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Under pytest-xdist each worker process drops and recreates the schema of its own database
+# (test_gw0, test_gw1, ...), created on first use next to the configured one.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PG_URL = (
+    sa.engine.make_url(BASE_PG_URL)
+    .set(database=f"{sa.engine.make_url(BASE_PG_URL).database}_{XDIST_WORKER}")
+    .render_as_string(hide_password=False)
+    if XDIST_WORKER
+    else BASE_PG_URL
+)
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +138,7 @@ async def pg_engine(network: Network) -> AsyncIterator[AsyncEngine]:
     """A clean DOM schema on the local PostgreSQL. Required in CI; skipped elsewhere if absent."""
     engine = create_engine(PG_URL)
     try:
+        await _create_worker_database()
         async with engine.begin() as conn:
             await conn.execute(sa.text("DROP SCHEMA public CASCADE"))
             await conn.execute(sa.text("CREATE SCHEMA public"))
@@ -136,6 +151,22 @@ async def pg_engine(network: Network) -> AsyncIterator[AsyncEngine]:
         yield await _fresh(engine, network)
     finally:
         await engine.dispose()
+
+
+async def _create_worker_database() -> None:
+    if not XDIST_WORKER:
+        return
+    name = sa.engine.make_url(PG_URL).database
+    admin = create_async_engine(BASE_PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

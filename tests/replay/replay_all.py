@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -37,4 +38,8 @@ async def replay_all() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(replay_all()))
+    code = asyncio.run(replay_all())
+    sys.stdout.flush()
+    # os._exit: the SDK's native threads can abort a normal interpreter shutdown
+    # (PyGILState_Release, exit -6) after every history replayed.
+    os._exit(code)
