@@ -19,7 +19,6 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
@@ -28,6 +27,7 @@ from dom_workflows.backorder.models import StockArrival, waitlist_workflow_id
 from dom_workflows.common.text import count
 from dom_workflows.config import Settings
 from dom_workflows.order import search_attributes as attrs
+from dom_workflows.order.markdown import code_table
 from dom_workflows.order.models import (
     CancelRequest,
     CancelResult,
@@ -54,6 +54,7 @@ from dom_workflows.returns.models import (
     rma_id_for,
 )
 from dom_workflows.returns.workflows import ReturnWorkflow
+from workers.data_converter import DATA_CONVERTER
 
 # The order workflow's signal for partner reports (payload: a ShipmentEvent).
 SHIPMENT_EVENT_SIGNAL = "shipment_event"
@@ -93,7 +94,7 @@ async def connect(
         namespace=s.temporal_namespace,
         api_key=s.temporal_api_key,
         tls=s.temporal_tls,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         interceptors=interceptors,
         runtime=runtime,
     )
@@ -109,8 +110,9 @@ def static_summary(order: OrderRequest) -> str:
 
 
 def static_details(order: OrderRequest) -> str:
-    rows = "\n".join(
-        f"| {ln.line_id} | {ln.sku} | {ln.qty} | {ln.unit_price} |" for ln in order.lines
+    rows = code_table(
+        ("line", "sku", "qty", "unit price"),
+        [(ln.line_id, ln.sku, ln.qty, str(ln.unit_price)) for ln in order.lines],
     )
     to = order.ship_to
     dest = (
@@ -122,7 +124,7 @@ def static_details(order: OrderRequest) -> str:
         f"**Customer** {order.customer.id} ({order.customer.tier})  \n"
         f"**Deliver to** {dest} · {order.service_level}"
         + (f" · promise {order.promise_days} days" if order.promise_days else "")
-        + "\n\n| line | sku | qty | unit price |\n|---|---|---|---|\n"
+        + "\n\n"
         + rows
     )
 
@@ -161,6 +163,10 @@ class DomClient:
                         SearchAttributePair(attrs.CUSTOMER_TIER, order.customer.tier),
                         SearchAttributePair(
                             attrs.ORDER_VALUE, float(value.amount) if value else 0.0
+                        ),
+                        # OrderValue is a number: its currency is shown next to it.
+                        SearchAttributePair(
+                            attrs.ORDER_CURRENCY, value.currency if value else "none"
                         ),
                     ]
                 ),

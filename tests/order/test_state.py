@@ -3,7 +3,7 @@ unit accounting, cancellation arithmetic and refusals, status derivation, the UI
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,6 +22,7 @@ from dom_workflows.order.models import (
     OrderStatus,
     Shipment,
     ShipmentStatus,
+    TimelineEvent,
 )
 
 SLA = NodeSlaTimes(
@@ -153,8 +154,42 @@ def test_the_ui_details_show_lines_shipments_escalations_and_the_stop_reason() -
     st.escalations = ["wh-a late"]
     st.stop_reason = "every unit was cancelled"
     md = bk.details_markdown(st)
-    assert "| 1 | A | 1 |" in md and "| O-1:1:wh-a | wh-a | shipped |" in md
+    assert "line  sku  qty  shipped  delivered  backordered  cancelled" in md
+    assert (
+        "shipment    node  status   carrier  tracking" in md and "O-1:1:wh-a  wh-a  shipped" in md
+    )
     assert "- wh-a late" in md and "**Stopped:** every unit was cancelled" in md
+
+
+def test_the_ui_details_tables_are_aligned_code_blocks_not_github_tables() -> None:
+    """The UI draws GitHub tables without cell padding ("qtyshippeddelivered"); a code block keeps
+    its columns: every row of a block is as wide as its header, numbers right-aligned."""
+    st = order(("BOOT-HIKE-9", 12), ("A", 1))
+    md = bk.details_markdown(st)
+    assert "|---" not in md and "| line |" not in md
+    block = md.split("```")[1].strip("\n").splitlines()
+    assert block[0].split() == ["line", "sku", "qty", "shipped", "delivered", "backordered",
+                                "cancelled"]  # fmt: skip
+    qty_end = block[0].index("qty") + len("qty")
+    assert [row[qty_end - 2 : qty_end] for row in block[1:]] == ["12", " 1"]
+
+
+def test_the_ui_details_name_the_signal_or_update_behind_the_latest_events() -> None:
+    st = order(("A", 1), shipments=[shipment("wh-a", ShipmentStatus.REJECTED, ("1", "A", 1))])
+    at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    events = [
+        ("routed", "attempt 1"),
+        ("rejected", "wh-a rejected 1 unit: no stock"),
+        ("cancelled", "1 unit cancelled by cli: customer request"),
+    ]
+    st.timeline = [
+        TimelineEvent(at=at + timedelta(seconds=i), kind=k, message=m)
+        for i, (k, m) in enumerate(events)
+    ]
+    latest = bk.details_markdown(st).split("**Latest events**")[1].splitlines()[1:]
+    assert latest[0].startswith("- 09:00:02 **cancelled** 1 unit cancelled by cli")
+    assert "Update cancel" in latest[0] and "signal shipment_event" in latest[1]
+    assert "signal" not in latest[2] and "Update" not in latest[2]  # routing is the order's own
 
 
 def test_counts_read_as_english() -> None:

@@ -16,6 +16,8 @@ CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 CUSTOMER_TIER = SearchAttributeKey.for_keyword("CustomerTier")
 FULFILLMENT_NODES = SearchAttributeKey.for_keyword_list("FulfillmentNodes")
 ORDER_VALUE = SearchAttributeKey.for_float("OrderValue")
+# The currency of OrderValue (a Double cannot carry it); set once, when the order starts.
+ORDER_CURRENCY = SearchAttributeKey.for_keyword("OrderCurrency")
 BACKORDERED = SearchAttributeKey.for_bool("Backordered")
 ESCALATED = SearchAttributeKey.for_bool("Escalated")
 
@@ -26,6 +28,7 @@ ALL: list[SearchAttributeKey[Any]] = [
     CUSTOMER_TIER,
     FULFILLMENT_NODES,
     ORDER_VALUE,
+    ORDER_CURRENCY,
     BACKORDERED,
     ESCALATED,
 ]

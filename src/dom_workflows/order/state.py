@@ -4,6 +4,7 @@ and the Markdown the Temporal UI shows. No Temporal calls here, so it is trivial
 from __future__ import annotations
 
 from dom_workflows.common.text import count
+from dom_workflows.order.markdown import code_table
 from dom_workflows.order.models import (
     CancelRequest,
     LineState,
@@ -96,28 +97,63 @@ def active_nodes(state: OrderState) -> list[str]:
 
 
 def details_markdown(state: OrderState) -> str:
-    """What the Temporal UI shows as the workflow's current details."""
+    """What the Temporal UI shows as the workflow's current details: the order's lines and
+    shipments as aligned tables (dom_workflows/order/markdown.py says why not GitHub tables),
+    and the latest events, each named with the signal or update that brought it."""
     out = [
         f"**{state.status.value}** · {state.channel} · customer {state.customer_id} "
         f"({state.customer_tier}) · {state.order_value}",
         "",
-        "| line | sku | qty | shipped | delivered | backordered | cancelled |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    out += [
-        f"| {ln.line_id} | {ln.sku} | {ln.qty} | {ln.shipped} | {ln.delivered} "
-        f"| {ln.backordered} | {ln.cancelled} |"
-        for ln in state.lines
+        code_table(
+            ("line", "sku", "qty", "shipped", "delivered", "backordered", "cancelled"),
+            [
+                (ln.line_id, ln.sku, ln.qty, ln.shipped, ln.delivered, ln.backordered, ln.cancelled)
+                for ln in state.lines
+            ],
+        ),
     ]
     if state.shipments:
-        out += ["", "| shipment | node | status | carrier | tracking |", "|---|---|---|---|---|"]
         out += [
-            f"| {s.shipment_id} | {s.node} | {s.status.value} | {s.carrier or ''} "
-            f"| {s.tracking or ''} |"
-            for s in state.shipments
+            "",
+            code_table(
+                ("shipment", "node", "status", "carrier", "tracking"),
+                [
+                    (s.shipment_id, s.node, s.status.value, s.carrier or "", s.tracking or "")
+                    for s in state.shipments
+                ],
+            ),
         ]
     if state.escalations:
         out += ["", "**Escalations**", *[f"- {e}" for e in state.escalations]]
     if state.stop_reason:
         out += ["", f"**Stopped:** {state.stop_reason}"]
+    if state.timeline:
+        out += ["", f"**Latest events** (of {len(state.timeline)}; newest first)"]
+        out += [
+            f"- {ev.at:%H:%M:%S} **{ev.kind}** {ev.message}" + _cause(ev.kind)
+            for ev in reversed(state.timeline[-LATEST_EVENTS:])
+        ]
     return "\n".join(out)
+
+
+LATEST_EVENTS = 8
+# What brings each timeline event into the order, so the UI's list of signal and Update events
+# (shown by their names only) can be read: `shipment_event` is a node's or carrier's report...
+CAUSES = {
+    "accepted": "signal shipment_event: the node accepted the fulfilment request",
+    "rejected": "signal shipment_event: the node refused it; the units are re-routed",
+    "shipped": "signal shipment_event: the carrier picked the parcel up",
+    "delivered": "signal shipment_event: the carrier delivered it",
+    "ignored": "signal shipment_event: a report that no longer applies",
+    "stock": "signal backorder_stock: stock for a waiting SKU arrived",
+    "inbound": "signal inbound_changed: pre-ordered inbound is late or cancelled",
+    "consolidated": "signal consolidated: ships in one parcel with the customer's other orders",
+    "cancelled": "Update cancel: a channel or ops cancelled units",
+    "hold": "Update place_hold: nothing new goes to nodes until released",
+    "hold-released": "Update release_hold",
+}
+
+
+def _cause(kind: str) -> str:
+    cause = CAUSES.get(kind)
+    return f" _({cause})_" if cause else ""
