@@ -7,6 +7,7 @@ Ratios are drawn as percentages; money in the window's currency (the first, if s
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -185,8 +186,19 @@ def render(r: Reports, title: str = "dom-workflows: fulfilment KPIs") -> str:
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p class='sub'>Orders received {window}; "
         "definitions in docs/kpis.md</p>"
-        f"{_tiles(r.by_day.total)}<div class='grid'>{body}</div></body></html>"
+        f"{_tiles(r.by_day.total)}<div class='grid'>{body}</div>"
+        # The numbers behind the charts, for anyone who wants them out of the page.
+        f"<script type='application/json' id='kpi-data'>{_data(r)}</script></body></html>"
     )
+
+
+def _data(r: Reports) -> str:
+    doc = {
+        "by_day": r.by_day.model_dump(mode="json"),
+        "by_node": r.by_node.model_dump(mode="json"),
+        "by_channel": r.by_channel.model_dump(mode="json"),
+    }
+    return json.dumps(doc).replace("</", "<\\/")
 
 
 async def build(engine: AsyncEngine, since: datetime, until: datetime) -> str:
