@@ -6,14 +6,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from activities.inventory import schema
 from activities.inventory.db import utcnow
+from activities.inventory.ledger import claim_key
 from dom_workflows.alerts.models import Alert, AlertStatus
 from dom_workflows.alerts.rules import RULE, AlertRule, default_rules
 
 rules_t = schema.alert_rules
+SEEDED_KEY = "alert-rules:defaults-seeded"
 alerts_t = schema.alerts
 
 
@@ -27,14 +30,35 @@ async def read_rules(conn: AsyncConnection) -> list[AlertRule]:
 
 
 async def load_rules(engine: AsyncEngine) -> list[AlertRule]:
-    """Every rule, the defaults seeded first if the table is empty (a fresh database)."""
-    async with engine.connect() as conn:
-        rules = await read_rules(conn)
-    if rules:
-        return rules
-    await seed_rules(engine, default_rules(), by="defaults")
+    """Every rule; the defaults are seeded the first time (once per database, ever: a default
+    rule someone deleted stays deleted)."""
+    await seed_defaults(engine)
     async with engine.connect() as conn:
         return await read_rules(conn)
+
+
+async def seed_defaults(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        done = await conn.execute(
+            sa.select(schema.applied_keys.c.key).where(schema.applied_keys.c.key == SEEDED_KEY)
+        )
+        if done.first() is not None:
+            return
+    try:
+        async with engine.begin() as conn:
+            if await claim_key(conn, SEEDED_KEY, "alert-rules"):
+                await _insert_missing(conn, default_rules(), "defaults")
+    except IntegrityError:
+        pass  # a concurrent first evaluation seeded them
+
+
+async def _insert_missing(conn: AsyncConnection, rules: list[AlertRule], by: str) -> int:
+    now = utcnow()
+    have = set((await conn.execute(sa.select(rules_t.c.id))).scalars())
+    new = [r for r in rules if r.id not in have]
+    for rule in new:
+        await conn.execute(rules_t.insert().values(**_row(rule, now, by)))
+    return len(new)
 
 
 def _row(rule: AlertRule, now: datetime, by: str) -> dict[str, Any]:
@@ -49,18 +73,14 @@ def _row(rule: AlertRule, now: datetime, by: str) -> dict[str, Any]:
 
 
 async def seed_rules(engine: AsyncEngine, rules: list[AlertRule], by: str) -> int:
-    """Insert the rules whose id is not there yet (a concurrent seed's rows stand)."""
-    now = utcnow()
+    """Insert the rules whose id is not there yet (existing ones stand); how many were new."""
     async with engine.begin() as conn:
-        have = set((await conn.execute(sa.select(rules_t.c.id))).scalars())
-        new = [r for r in rules if r.id not in have]
-        for rule in new:
-            await conn.execute(rules_t.insert().values(**_row(rule, now, by)))
-    return len(new)
+        return await _insert_missing(conn, rules, by)
 
 
 async def put_rule(engine: AsyncEngine, rule: AlertRule, by: str) -> bool:
     """Create or replace one rule; True if it was new. The next evaluation uses it."""
+    await seed_defaults(engine)  # a first edit must not stop the defaults from being seeded
     now = utcnow()
     async with engine.begin() as conn:
         updated = await conn.execute(
@@ -81,6 +101,7 @@ async def get_rule(engine: AsyncEngine, rule_id: str) -> AlertRule:
 
 
 async def delete_rule(engine: AsyncEngine, rule_id: str) -> None:
+    await seed_defaults(engine)
     async with engine.begin() as conn:
         gone = await conn.execute(rules_t.delete().where(rules_t.c.id == rule_id))
     if gone.rowcount != 1:

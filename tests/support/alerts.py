@@ -46,6 +46,7 @@ class ScriptedVisibility:
 
 async def only_rules(engine: AsyncEngine, *rules: AlertRule) -> None:
     """Replace every rule (the defaults included) with these."""
+    await store.seed_defaults(engine)  # first, so they are not seeded over these later
     async with engine.begin() as conn:
         await conn.execute(schema.alert_rules.delete())
     await store.seed_rules(engine, list(rules), by="test")

@@ -23,6 +23,7 @@ from activities.inventory.db import create_engine, migrate
 from dom_workflows.config import Settings
 from dom_workflows.network import load_network
 from workers.api import (
+    alerts,
     availability_feed,
     carts,
     errors,
@@ -36,6 +37,7 @@ from workers.api import (
     orders,
     partners,
     promise,
+    replenishment,
     returns,
     shopify,
 )
@@ -93,6 +95,8 @@ def create_app(deps: ApiDeps) -> FastAPI:
         nodes,
         inbound,
         kpis,
+        alerts,
+        replenishment,
     ):
         app.include_router(module.router)
 
