@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.alerts.activities import alert_activities
 from activities.backorder.activities import WaitlistActivities
 from activities.carrier.activities import CarrierActivities
 from activities.common.partner_http import new_client
@@ -31,6 +32,7 @@ from activities.order.activities import OrderActivities
 from activities.payment.activities import PaymentActivities
 from activities.returns.activities import ReturnActivities, ReturnClientActivities
 from activities.supplier.activities import SupplierActivities
+from dom_workflows.alerts.workflows import AlertEvaluationWorkflow
 from dom_workflows.backorder.workflows import BackorderWorkflow, SkuWaitlistWorkflow
 from dom_workflows.carts.workflows import CartHoldSweepWorkflow
 from dom_workflows.config import Settings
@@ -53,6 +55,7 @@ WORKFLOWS: list[type] = [
     ConsolidationWorkflow,
     ReturnWorkflow,
     CartHoldSweepWorkflow,
+    AlertEvaluationWorkflow,
 ]
 
 
@@ -214,7 +217,12 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: Any) -> Worker:
-    kwargs.setdefault("activities", deps.activities() + client_activities(client, task_queue))
+    kwargs.setdefault(
+        "activities",
+        deps.activities()
+        + client_activities(client, task_queue)
+        + alert_activities(client, task_queue, deps.engine),
+    )
     kwargs.setdefault("workflow_runner", workflow_runner())
     # Domain metrics and log context from every activity (workers/observability).
     kwargs.setdefault("interceptors", [DomainInterceptor(deps.network.currency)])
@@ -226,6 +234,7 @@ async def run_worker(
 ) -> None:
     """Run a worker until `stop`. Metrics are served on `metrics_port` (else DOM_METRICS_PORT;
     0 = a free port; neither = no metrics server); traces are exported when OTLP is set."""
+    from workers.alerts import start_alert_schedule
     from workers.client import connect
     from workers.hold_sweep import start_hold_sweep
     from workers.observability.sdk_metrics import temporal_telemetry
@@ -238,6 +247,7 @@ async def run_worker(
     async with dependencies(settings) as deps, telemetry.draining(), metrics_server(port):
         worker = build_worker(client, settings.task_queue, deps)
         await start_hold_sweep(client, settings.task_queue)
+        await start_alert_schedule(client, settings.task_queue)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         async with worker:
             await (stop or asyncio.Event()).wait()
