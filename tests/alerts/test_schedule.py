@@ -64,7 +64,7 @@ async def test_the_schedule_evaluates_and_the_run_details_list_what_opened(
             runs = [a.action.workflow_id for a in described.info.recent_actions]
             # What the Temporal UI shows: each run's static summary and its current details.
             details = [await _details(client, wid) for wid in runs]
-            assert any("| opened | JKT-RAIN-L at wh-reno" in d for d in details), details
+            assert any("opened  low:wh-reno/JKT-RAIN-L" in d for d in details), details
             first = await client.get_workflow_handle(runs[0]).describe()
             assert (await first.static_summary()) == ALERT_SUMMARY
         finally:

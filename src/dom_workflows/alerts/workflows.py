@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.alerts.activities import AlertActivities
     from dom_workflows.alerts.models import DeliveryResult, EvaluateInput, EvaluationResult
+    from dom_workflows.order.markdown import code_table
 
 
 def details_markdown(result: EvaluationResult, delivery: str) -> str:
@@ -27,10 +28,11 @@ def details_markdown(result: EvaluationResult, delivery: str) -> str:
         "",
     ]
     if result.opened or result.resolved:
-        lines += ["| change | alert |", "|---|---|"]
-        lines += [f"| opened | {t.summary} |" for t in result.opened]
-        lines += [f"| resolved | {t.summary} |" for t in result.resolved]
-        lines.append("")
+        changes = [("opened", t) for t in result.opened] + [
+            ("resolved", t) for t in result.resolved
+        ]
+        rows = [(event, t.key, t.summary) for event, t in changes]
+        lines += [code_table(("change", "alert", "what"), rows), ""]
     else:
         lines.append("No alert opened or resolved.")
     if result.updated or result.clearing:
