@@ -10,8 +10,10 @@ from typing import Any, NoReturn
 
 import typer
 
+from workers.cli import alerts as alerts_cli
 from workers.cli import api, apikey, dev, nodes, returns, routing, simulate
 from workers.cli import kpis as kpis_cli
+from workers.cli import replenish as replenish_cli
 from workers.cli import report as report_cli
 from workers.cli.cart import cart_app
 from workers.cli.errors import DomGroup
@@ -57,3 +59,5 @@ apikey.register(app)
 nodes.register(app)
 kpis_cli.register(app)
 report_cli.register(app)
+alerts_cli.register(app)
+replenish_cli.register(inventory_app)
