@@ -19,6 +19,7 @@ from workers.simulator.config import SimConfig, load_rate_card, load_secrets
 from workers.simulator.events import EventPoster
 from workers.simulator.faults import Faults
 from workers.simulator.idempotency import Idempotent
+from workers.simulator.listings import STATUSES, iso, listing
 from workers.simulator.log import RequestLog
 from workers.simulator.nodes import Fulfilments
 from workers.simulator.payments import PaymentProvider
@@ -88,6 +89,24 @@ def create_app(sim: Simulator) -> FastAPI:
             request, f"nodes/{node}", lambda _: sim.fulfilments.cancel(node, shipment_id)
         )
 
+    @app.get("/nodes/{node}/fulfillment-requests")
+    async def list_fulfilments(node: str, request: Request) -> JSONResponse:
+        """Every request this node holds (reconciliation); `status` filters, comma-separated."""
+        query = dict(request.query_params)
+        wanted = {s for s in query.get("status", "").split(",") if s}
+        if wanted - set(STATUSES):
+            bad = sorted(wanted - set(STATUSES))
+            return JSONResponse(
+                {"error": f"status {bad}: choose from {', '.join(STATUSES)}"}, status_code=422
+            )
+        return listing(
+            sim.fulfilments.jobs.values(),
+            query,
+            changed_at=lambda j: j.updated_at,
+            view=lambda j: j.record(),
+            keep=lambda j: j.partner == node and (not wanted or j.status in wanted),
+        )
+
     @app.get("/nodes/{node}/fulfillment-requests/{shipment_id}")
     async def fulfilment_status(node: str, shipment_id: str) -> JSONResponse:
         job = sim.fulfilments.jobs.get(shipment_id)
@@ -117,6 +136,15 @@ def create_app(sim: Simulator) -> FastAPI:
     async def labels(request: Request) -> JSONResponse:
         return await run(request, "carrier", sim.carrier.buy_label)
 
+    @app.get("/carrier/labels")
+    async def list_labels(request: Request) -> JSONResponse:
+        return listing(
+            sim.carrier.labels.values(),
+            dict(request.query_params),
+            changed_at=lambda label: iso(label["updated_at"]),
+            view=dict,
+        )
+
     @app.post("/carrier/labels/{label_id}/void")
     async def void_label(label_id: str, request: Request) -> JSONResponse:
         return await run(request, "carrier", lambda _: sim.carrier.void(label_id))
@@ -137,6 +165,37 @@ def create_app(sim: Simulator) -> FastAPI:
     @app.post("/payments/captures/{capture_id}/refunds")
     async def refund(capture_id: str, request: Request) -> JSONResponse:
         return await run(request, "payments", lambda b: sim.payments.refund(capture_id, b))
+
+    @app.post("/payments/captures/{capture_id}/void")
+    async def void_capture(capture_id: str, request: Request) -> JSONResponse:
+        return await run(request, "payments", lambda b: sim.payments.void_capture(capture_id, b))
+
+    @app.get("/payments/authorizations")
+    async def list_authorizations(request: Request) -> JSONResponse:
+        return listing(
+            sim.payments.auths.values(),
+            dict(request.query_params),
+            changed_at=lambda a: a.updated_at,
+            view=lambda a: a.record(),
+        )
+
+    @app.get("/payments/captures")
+    async def list_captures(request: Request) -> JSONResponse:
+        return listing(
+            sim.payments.captures.values(),
+            dict(request.query_params),
+            changed_at=lambda c: c.updated_at,
+            view=lambda c: c.record(),
+        )
+
+    @app.get("/payments/refunds")
+    async def list_refunds(request: Request) -> JSONResponse:
+        return listing(
+            sim.payments.refunds.values(),
+            dict(request.query_params),
+            changed_at=lambda r: r.created_at,
+            view=lambda r: r.record(),
+        )
 
     @app.get("/payments/authorizations/{auth_id}")
     async def authorization(auth_id: str) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -112,9 +113,11 @@ class Carrier:
         label_id = f"lbl_{self.rng.getrandbits(48):012x}"
         digits = f"{self.rng.getrandbits(50):015d}"[:15]
         tracking = f"1ZSIM{digits}" if req.carrier == "UPS-SIM" else digits
+        now = datetime.now(UTC).isoformat()
         label = {
             "label_id": label_id,
             "shipment_id": req.shipment_id,
+            "order_id": req.order_id,
             "carrier": req.carrier,
             "service": req.service,
             "tracking": tracking,
@@ -122,6 +125,9 @@ class Carrier:
             "label_url": f"https://labels.example.invalid/{label_id}.pdf",
             "is_return": req.is_return,
             "status": "purchased",
+            "voided": False,
+            "created_at": now,
+            "updated_at": now,
         }
         self.labels[label_id] = label
         kind = "return" if req.is_return else "outbound"
@@ -133,7 +139,7 @@ class Carrier:
             return Outcome(404, {"error": f"no label {label_id}"})
         if label["status"] == "voided":
             return Outcome(200, {"label_id": label_id, "status": "voided"})
-        label["status"] = "voided"
+        label.update(status="voided", voided=True, updated_at=datetime.now(UTC).isoformat())
         return Outcome(200, {"label_id": label_id, "status": "voided"}, subject=f"void:{label_id}")
 
     def reset(self) -> None:

@@ -34,6 +34,9 @@ class SimConfig(BaseModel):
     slow_seconds: float = Field(default=15.0, ge=0)
     # How long to keep retrying an event post while the API is down or failing.
     event_give_up_after: float = Field(default=600.0, ge=0)
+    # Event types a node records but never posts (e.g. ["fulfillment.rejected"]): a lost event,
+    # which only reconciliation (`dom reconcile`) can find.
+    drop_events: list[str] = Field(default_factory=list)
     seed: int | None = None
 
 

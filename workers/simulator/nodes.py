@@ -45,6 +45,16 @@ class Job:
     carrier: str | None = None
     tracking: str | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    # What reconciliation asks for (GET .../fulfillment-requests): the lines as requested, when
+    # the request arrived and last changed, and every event the partner sent about it.
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def move(self, status: str) -> None:
+        self.status = status
+        self.updated_at = datetime.now(UTC)
 
     def view(self) -> dict[str, Any]:
         return {
@@ -55,6 +65,17 @@ class Job:
             "status": self.status,
             "carrier": self.carrier,
             "tracking": self.tracking,
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The full record a partner's listing serves."""
+        return {
+            **self.view(),
+            "service": self.service,
+            "lines": self.lines,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "events": self.history,
         }
 
 
@@ -79,8 +100,15 @@ class Fulfilments:
 
     def request(self, partner: str, payload: dict[str, Any]) -> Outcome:
         req = FulfillmentRequest.model_validate(payload)
+        lines = [ln.model_dump(mode="json") for ln in req.lines]
         return self.take(
-            partner, req.shipment_id, req.order_id, req.service, "node", req.consolidation_group
+            partner,
+            req.shipment_id,
+            req.order_id,
+            req.service,
+            "node",
+            req.consolidation_group,
+            lines=lines,
         )
 
     def take(
@@ -91,6 +119,8 @@ class Fulfilments:
         service: str,
         kind: str,
         group: str | None = None,
+        *,
+        lines: list[dict[str, Any]] | None = None,
     ) -> Outcome:
         if not self.poster.knows(partner):
             # Without a secret its events could not be signed: make the misconfiguration loud.
@@ -99,7 +129,7 @@ class Fulfilments:
         if existing is not None:
             # Same shipment under another key: taken already, and no second parcel.
             return Outcome(409, {"error": "already received", **existing.view()})
-        job = Job(shipment_id, order_id, partner, service, kind, group)
+        job = Job(shipment_id, order_id, partner, service, kind, group, lines=lines or [])
         self.jobs[shipment_id] = job
         job.task = asyncio.get_running_loop().create_task(self._lifecycle(job))
         self.tasks.add(job.task)
@@ -113,6 +143,8 @@ class Fulfilments:
         if job.status not in CANCELLABLE:
             return Outcome(409, {"error": f"cannot amend: {job.status}", **job.view()})
         units = sum(int(line.get("qty", 0)) for line in payload.get("lines", []))
+        job.lines = [dict(line) for line in payload.get("lines", [])]
+        job.updated_at = datetime.now(UTC)
         return Outcome(
             200,
             {**job.view(), "units": units},
@@ -127,7 +159,7 @@ class Fulfilments:
             return Outcome(200, job.view())
         if job.status not in CANCELLABLE:
             return Outcome(409, {"error": f"cannot cancel: {job.status}", **job.view()})
-        job.status = "cancelled"
+        job.move("cancelled")
         if job.task is not None:
             job.task.cancel()
         return Outcome(200, job.view(), subject=f"{job.kind}-cancel:{shipment_id}")
@@ -147,6 +179,11 @@ class Fulfilments:
             occurred_at=datetime.now(UTC),
             **fields,
         )
+        job.history.append(event.model_dump(mode="json", exclude_none=True))
+        if type_ in self.config.drop_events:
+            # Fault injection: the partner believes it reported this, the DOM never hears it.
+            log.info("dropping %s (drop_events)", event.event_id)
+            return
         # Posted by the poster's senders: cancelling this job never cancels a request.
         await self.poster.deliver(job.partner, event)
 
@@ -154,26 +191,26 @@ class Fulfilments:
         try:
             await asyncio.sleep(self._delay(self.config.accept_delay))
             if self.rng.random() < self.config.reject_rate:
-                job.status = "rejected"
+                job.move("rejected")
                 reason = self.rng.choice(REJECT_REASONS)
                 await self._emit(job, "fulfillment.rejected", reason=reason)
                 return
-            job.status = "accepted"
+            job.move("accepted")
             await self._emit(job, "fulfillment.accepted")
             if self.rng.random() < self.config.stall_rate:
-                job.status = "stalled"  # never ships: the DOM's ship SLA has to notice
+                job.move("stalled")  # never ships: the DOM's ship SLA has to notice
                 return
             await asyncio.sleep(self._delay(self.config.ship_delay))
             if job.status == "cancelled":
                 return
             # From here on the parcel is with the carrier and can no longer be cancelled.
-            job.status = "shipped"
+            job.move("shipped")
             job.carrier = carrier_for(job.service)
             # Consolidated shipments are one parcel: one tracking number for the group.
             job.tracking = tracking_for(job.carrier, job.group or job.shipment_id)
             await self._emit(job, "shipment.shipped", carrier=job.carrier, tracking=job.tracking)
             await asyncio.sleep(self._delay(self.config.deliver_delay))
-            job.status = "delivered"
+            job.move("delivered")
             await self._emit(job, "shipment.delivered", carrier=job.carrier, tracking=job.tracking)
         except asyncio.CancelledError:
             raise

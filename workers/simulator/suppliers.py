@@ -19,8 +19,9 @@ class Suppliers:
         po = PurchaseOrder.model_validate(payload)
         if po.supplier != supplier:
             return Outcome(422, {"error": f"PO is for {po.supplier}, not {supplier}"})
+        lines = [{"line_id": ln.line_id, "sku": ln.sku, "qty": ln.qty} for ln in po.lines]
         outcome = self.fulfilments.take(
-            supplier, po.shipment_id, po.order_id, po.service, "supplier"
+            supplier, po.shipment_id, po.order_id, po.service, "supplier", lines=lines
         )
         if outcome.status == 202:
             self.po_shipments[po.po_id] = po.shipment_id
