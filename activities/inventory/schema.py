@@ -551,3 +551,47 @@ feed_status = sa.Table(
     sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+# ---- reconciliation (migration 0008) ----
+
+# One row per reconciliation run (the daily Schedule's, or `dom reconcile`): what it compared and
+# what it found, repaired and escalated.
+reconcile_runs = sa.Table(
+    "reconcile_runs",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),  # the workflow id, or cli-<uuid>
+    sa.Column("trigger", sa.String(32), nullable=False),  # schedule | cli
+    sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("dry_run", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("findings", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("repaired", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("escalated", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_reconcile_runs_started", "started_at"),
+)
+
+# Every divergence a run found, with its evidence and what was done: `repaired` (a safe,
+# idempotent repair), `escalated` (left to ops) or `not-repaired` (dry run). `key` names the
+# divergence (kind + subject); (run_id, key) is unique, so a retried run records each once.
+reconcile_findings = sa.Table(
+    "reconcile_findings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),  # a shipment, capture, label... id
+    sa.Column("order_id", sa.String(120), nullable=True),
+    sa.Column("summary", sa.String(500), nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("action_detail", sa.String(500), nullable=False, server_default=""),
+    sa.Column("found_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "action IN ('repaired', 'escalated', 'not-repaired')", name="ck_reconcile_action"
+    ),
+    sa.Index("uq_reconcile_findings_run_key", "run_id", "key", unique=True),
+    sa.Index("ix_reconcile_findings_key", "key"),
+)
