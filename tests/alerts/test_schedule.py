@@ -4,6 +4,7 @@ orders, run to delivery, raise no alert under the default rules."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +48,7 @@ async def test_the_schedule_evaluates_and_the_run_details_list_what_opened(
     handle = client.get_schedule_handle(schedule_id(task_queue))
     async with order_harness(dev_env, sqlite_engine, network, task_queue):
         assert await ensure_alert_schedule(client, task_queue, timedelta(seconds=1)) == "created"
+        started = time.monotonic()
         try:
             opened = await until(
                 lambda: store.list_alerts(sqlite_engine, "open"),
@@ -56,6 +58,7 @@ async def test_the_schedule_evaluates_and_the_run_details_list_what_opened(
                 interval=0.2,
             )
             assert opened[0].key == "low:wh-reno/JKT-RAIN-L"
+            print(f"\nlow stock opened {time.monotonic() - started:.1f} s after the schedule began")
             described = await handle.describe()
             assert described.schedule.state.note == NOTE
             action = described.schedule.action
