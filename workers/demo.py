@@ -14,7 +14,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -260,7 +260,48 @@ async def count_by_status(client: Client, since: datetime) -> Counter[str]:
         return counts
 
 
-def render_board(counts: Counter[str], stats: StreamStats, links: dict[str, str]) -> Group:
+@dataclass
+class Handled:
+    """What went wrong at the partners and what the DOM did about it, with no hand touching it
+    (the README promises these are visible): read from the simulator, which played the nodes,
+    and from Temporal visibility."""
+
+    rejected: int = 0  # fulfilment requests a node refused; the DOM re-routed the units
+    cancelled_at_node: int = 0  # requests the DOM cancelled at a node (a missed SLA, a cancel)
+    escalated: int = 0  # orders flagged Escalated for ops
+
+    @property
+    def rerouted(self) -> int:
+        return self.rejected + self.cancelled_at_node
+
+
+async def count_handled(client: Client, http: httpx.AsyncClient | None, since: datetime) -> Handled:
+    """`http` is the simulator's base URL client (None: no simulator, only escalations)."""
+    handled = Handled()
+    query = (
+        f"WorkflowType='OrderWorkflow' AND StartTime >= '{since.isoformat()}' AND Escalated = true"
+    )
+    handled.escalated = (await client.count_workflows(query)).count
+    if http is not None:
+        events = (await http.get("/_events")).json()
+        handled.rejected = sum(1 for e in events if e["type"] == "rejected")
+        log = (await http.get("/_log")).json()
+        handled.cancelled_at_node = sum(
+            1
+            for e in log
+            if e["new_effect"]
+            and "/fulfillment-requests/" in e["path"]
+            and e["path"].endswith("/cancel")
+        )
+    return handled
+
+
+def render_board(
+    counts: Counter[str],
+    stats: StreamStats,
+    links: dict[str, str],
+    handled: Handled | None = None,
+) -> Group:
     table = Table(title="Demo orders by status (this session)", min_width=48)
     table.add_column("status")
     table.add_column("orders", justify="right")
@@ -279,7 +320,25 @@ def render_board(counts: Counter[str], stats: StreamStats, links: dict[str, str]
         + (f" (last: {stats.last_error})" if stats.last_error else "")
     )
     addresses = Text("\n".join(f"{k:<12}{v}" for k, v in links.items()), style="dim")
-    return Group(table, footer, addresses, Text("Ctrl-C stops everything.", style="dim"))
+    top: Any = table
+    if handled is not None:
+        # Side by side: the board must fit a 24-line terminal, or Live crops it.
+        top = Table.grid(padding=(0, 2))
+        top.add_row(table, render_handled(handled))
+    return Group(top, footer, addresses, Text("Ctrl-C stops everything.", style="dim"))
+
+
+def render_handled(h: Handled) -> Table:
+    table = Table(title="Handled by the DOM, no hand touching it")
+    table.add_column("what happened")
+    table.add_column("", justify="right")
+    table.add_row(Text("rejected by a node", style="magenta"), str(h.rejected))
+    table.add_row(
+        Text("cancelled at a node (missed SLA)", style="yellow"), str(h.cancelled_at_node)
+    )
+    table.add_row(Text("re-routed to another node", style="cyan"), str(h.rerouted))
+    table.add_row(Text("escalated to ops", style="red"), str(h.escalated))
+    return table
 
 
 @contextlib.contextmanager
@@ -335,6 +394,7 @@ async def status_board(
     every: float = 1.0,
     *,
     log_path: Path,
+    sim_url: str | None = None,
 ) -> None:
     """A live terminal table; without a terminal (a log file), a snapshot every 10 s.
 
@@ -342,23 +402,44 @@ async def status_board(
     record logged inside the workflow sandbox would run that import there); the worker's logs go
     to `log_path` while it is shown, so they cannot tear it either."""
     counts: Counter[str] = Counter()
+    handled = Handled()
+    sim = httpx.AsyncClient(base_url=sim_url, timeout=2.0) if sim_url else None
 
     async def refresh() -> None:
-        nonlocal counts
+        nonlocal counts, handled
         with contextlib.suppress(Exception):  # a visibility hiccup must not end the demo
             counts = await count_by_status(client, since)
+        with contextlib.suppress(Exception):  # nor a simulator that is restarting
+            handled = await count_handled(client, sim, since)
+
+    try:
+        await _show(refresh, lambda: render_board(counts, stats, links, handled), stop, console,
+                    every, log_path)  # fmt: skip
+    finally:
+        if sim is not None:
+            await sim.aclose()
+
+
+async def _show(
+    refresh: Callable[[], Awaitable[None]],
+    board: Callable[[], Group],
+    stop: asyncio.Event,
+    console: Console,
+    every: float,
+    log_path: Path,
+) -> None:
 
     if not console.is_terminal:
         while not stop.is_set():
             await refresh()
-            console.print(render_board(counts, stats, links))
+            console.print(board())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 10.0)
         return
     with (
         logs_to_file(log_path),
         Live(
-            render_board(counts, stats, links),
+            board(),
             console=console,
             refresh_per_second=4,
             redirect_stdout=False,
@@ -367,6 +448,6 @@ async def status_board(
     ):
         while not stop.is_set():
             await refresh()
-            live.update(render_board(counts, stats, links))
+            live.update(board())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)

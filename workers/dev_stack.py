@@ -1,7 +1,9 @@
 """`dom dev`: the whole embedded stack in one process group.
 
 Temporal dev server (SQLite persistence, Web UI) as a child process, the DOM database migrated
-and seeded, and the worker in this process. Ctrl-C stops everything it started.
+and seeded, and the worker in this process. Ctrl-C stops everything it started. One stack per
+DOM_HOME (workers/dev_home.py); its processes log to DOM_HOME/logs/, and with --demo this
+process's own output goes there too, so the terminal shows the board and nothing else.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from activities.inventory.db import create_engine, migrate, seed_network
 from dom_workflows.config import Settings
 from dom_workflows.network import NodeSla, load_network
 from dom_workflows.order import search_attributes as attrs
+from workers.alerts import start_alert_schedule
 from workers.client import connect
+from workers.dev_home import check_ports, log_path, output_to_log, stack_lock
 from workers.hold_sweep import start_hold_sweep
 from workers.observability import tracing
 from workers.observability.sdk_metrics import temporal_telemetry
@@ -69,7 +73,7 @@ def search_attribute_flags() -> list[str]:
 
 
 def start_temporal(home: Path, opts: DevOptions) -> subprocess.Popen[bytes]:
-    log = (home / "temporal.log").open("ab")
+    log = log_path(home, "temporal").open("ab")
     proc = subprocess.Popen(
         [
             temporal_binary(),
@@ -98,7 +102,8 @@ async def wait_for_temporal(settings: Settings, proc: subprocess.Popen[bytes] | 
     for _ in range(120):
         if proc is not None and proc.poll() is not None:
             raise SystemExit(
-                f"the Temporal dev server exited with {proc.returncode}; see .dom/temporal.log"
+                f"the Temporal dev server exited with {proc.returncode}; its log: "
+                f"{log_path(settings.dom_home, 'temporal')}"
             )
         try:
             await connect(settings)
@@ -137,17 +142,17 @@ async def embedded_temporal(settings: Settings, opts: DevOptions) -> AsyncIterat
         stop_process(proc)
 
 
-async def prepare_database(settings: Settings) -> None:
+async def prepare_database(settings: Settings, screen: Console = console) -> None:
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
         created = await seed_network(engine, load_network(settings.network_path))
-        console.print(f"DOM database ready at {settings.database_url} ({created} positions seeded)")
+        screen.print(f"DOM database ready at {settings.database_url} ({created} positions seeded)")
     finally:
         await engine.dispose()
 
 
-async def dev_api_key(settings: Settings) -> str:
+async def dev_api_key(settings: Settings, screen: Console = console) -> str:
     """The demo API key (all scopes): reused from $DOM_HOME/api-key while it is active in this
     database, else created and saved there (mode 0600). `DOM_API_KEY`, when set, is what the
     CLI and the demo send instead."""
@@ -158,21 +163,21 @@ async def dev_api_key(settings: Settings) -> str:
         key, created = await ensure_dev_key(engine, settings.dom_home)
     finally:
         await engine.dispose()
-    console.print(
+    screen.print(
         f"API key {'created' if created else 'reused'}: {key}\n"
         f"  (saved in {settings.dom_home / 'api-key'}; send `Authorization: Bearer <key>`)"
     )
     return resolve_key(settings.dom_home) or key
 
 
-async def run_stack(settings: Settings, opts: DevOptions) -> None:
+async def run_stack(settings: Settings, opts: DevOptions, screen: Console = console) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     settings.dom_home.mkdir(parents=True, exist_ok=True)
-    await prepare_database(settings)
-    api_key = await dev_api_key(settings)
+    await prepare_database(settings, screen)
+    api_key = await dev_api_key(settings, screen)
     async with embedded_temporal(settings, opts) as live:
         # --demo: partners are played by the simulator; set before the worker's dependencies
         # are built, so nodes without an endpoint get simulator URLs.
@@ -190,8 +195,9 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
         ):
             worker = build_worker(client, live.task_queue, deps)
             await start_hold_sweep(client, live.task_queue)
+            await start_alert_schedule(client, live.task_queue)
             async with worker:
-                console.print(
+                screen.print(
                     f"[green]dom-workflows is up[/green]\n"
                     f"  Temporal      {live.temporal_address} (namespace {live.temporal_namespace})\n"
                     f"  Temporal UI   http://localhost:{opts.ui_port}\n"
@@ -199,16 +205,20 @@ async def run_stack(settings: Settings, opts: DevOptions) -> None:
                     f"  task queue    {live.task_queue}\n"
                     f"  metrics       http://127.0.0.1:{metrics_port}/metrics "
                     "(and the API's /metrics, with the ops key)\n"
+                    f"  logs          {settings.dom_home / 'logs'}\n"
                     "Submit an order:  dom order submit examples/orders/web-standard.json\n"
                     "Ctrl-C stops everything."
                 )
-                extras = [asyncio.create_task(t) for t in extra_services(live, opts, stop, api_key)]
+                extras = [
+                    asyncio.create_task(t)
+                    for t in extra_services(live, opts, stop, api_key, screen)
+                ]
                 await stop.wait()
-                console.print("stopping…")
+                screen.print("stopping…")
                 for t in extras:
                     t.cancel()
                 await asyncio.gather(*extras, return_exceptions=True)
-    console.print("stopped; nothing left running")
+    screen.print("stopped; nothing left running")
 
 
 def sim_port(opts: DevOptions) -> int:
@@ -245,7 +255,11 @@ def edge_settings(settings: Settings, opts: DevOptions) -> Settings:
 
 
 def extra_services(
-    settings: Settings, opts: DevOptions, stop: asyncio.Event, api_key: str | None = None
+    settings: Settings,
+    opts: DevOptions,
+    stop: asyncio.Event,
+    api_key: str | None = None,
+    screen: Console = console,
 ) -> list[Coroutine[Any, Any, None]]:
     """The HTTP API always; with --demo also the partner simulator (a child process), the demo
     order stream and the live status board. A service that dies stops the whole stack, so a
@@ -258,19 +272,23 @@ def extra_services(
         except asyncio.CancelledError:
             raise
         except BaseException as e:  # uvicorn raises SystemExit when it cannot bind
-            console.print(f"[red]{name} failed:[/red] {e}")
+            screen.print(f"[red]{name} failed:[/red] {e}")
             stop.set()
 
     services = [guarded("API", serve_api(settings, opts.api_port, stop))]
     if opts.demo:
-        services.append(guarded("demo", run_demo(settings, opts, stop, api_key)))
+        services.append(guarded("demo", run_demo(settings, opts, stop, api_key, screen)))
     else:
-        console.print(f"  API           {settings.api_url}  (docs at {settings.api_url}/docs)")
+        screen.print(f"  API           {settings.api_url}  (docs at {settings.api_url}/docs)")
     return services
 
 
 async def run_demo(
-    settings: Settings, opts: DevOptions, stop: asyncio.Event, api_key: str | None = None
+    settings: Settings,
+    opts: DevOptions,
+    stop: asyncio.Event,
+    api_key: str | None = None,
+    screen: Console = console,
 ) -> None:
     """Simulator child process + order stream + live board, until `stop` or cancellation."""
     from datetime import UTC, datetime
@@ -282,7 +300,7 @@ async def run_demo(
         port=sim_port(opts),
         api_url=settings.api_url,
         secrets=settings.partner_secrets_path,
-        log_path=settings.dom_home / "simulator.log",
+        log_path=log_path(settings.dom_home, "simulator"),
         # Seconds, not days: a newcomer sees orders reach delivered within a minute. A few
         # rejections keep rerouting visible in the Temporal UI; no 5xx injection here, since
         # every retried activity would print a traceback over the live table
@@ -304,20 +322,23 @@ async def run_demo(
             simulator.result()  # raises why it could not start
         await wait_for_api(settings.api_url, stop)
         # While the board is live, the worker's log records go here, not over the table.
-        worker_log = settings.dom_home / "worker.log"
+        worker_log = log_path(settings.dom_home, "worker")
         links = {
             "Temporal UI": f"http://localhost:{opts.ui_port}",
             "API": f"{settings.api_url}  (docs {settings.api_url}/docs)",
             "simulator": f"http://127.0.0.1:{sim.port}  (log {sim.log_path})",
-            "worker log": str(worker_log),
+            "logs": f"{worker_log.parent}/  (worker.log: worker and API; temporal.log)",
         }
         since = datetime.now(UTC)
         stats = StreamStats()
         orders = DemoOrders(load_network(settings.network_path), prefix=f"DEMO-{since:%H%M%S}")
         client = await connect(settings)
+        sim_url = f"http://127.0.0.1:{sim.port}"
         await asyncio.gather(
             order_stream(settings.api_url, orders, opts.demo_rate, stats, stop, api_key),
-            status_board(client, stats, links, stop, console, since, log_path=worker_log),
+            status_board(
+                client, stats, links, stop, screen, since, log_path=worker_log, sim_url=sim_url
+            ),
             simulator,
         )
     finally:
@@ -338,6 +359,26 @@ async def wait_for_api(api_url: str, stop: asyncio.Event) -> None:
             await asyncio.sleep(0.2)
 
 
+def stack_ports(opts: DevOptions) -> dict[str, int]:
+    """The ports this stack listens on, by what listens."""
+    ports = {"api_port": opts.api_port}
+    if not opts.external_temporal:
+        ports |= {"temporal_port": opts.temporal_port, "ui_port": opts.ui_port}
+    if opts.demo:
+        ports["simulator_port"] = sim_port(opts)
+    return ports
+
+
 def main(opts: DevOptions, settings: Settings | None = None) -> None:
+    """Run the stack until Ctrl-C; StackBusy (before anything starts) when DOM_HOME or a port
+    is taken by another stack."""
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    asyncio.run(run_stack(settings or Settings.from_env(), opts))
+    s = settings or Settings.from_env()
+    ports = stack_ports(opts)
+    with stack_lock(s.dom_home, ports):
+        check_ports(ports)
+        if not opts.demo:
+            asyncio.run(run_stack(s, opts))
+            return
+        with output_to_log(log_path(s.dom_home, "worker")) as screen:
+            asyncio.run(run_stack(s, opts, screen))

@@ -1,13 +1,16 @@
-"""`dom dev` stops everything it started on Ctrl-C."""
+"""`dom dev` stops everything it started on Ctrl-C, and a second one in the same DOM_HOME says
+why it cannot start instead of failing in the Temporal dev server."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support.devstack import start_dev, stop_dev
+from dom_workflows.config import PROJECT_ROOT
+from tests.support.devstack import DOM, clean_env, free_ports, start_dev, stop_dev
 
 pytestmark = pytest.mark.devserver
 
@@ -38,6 +41,10 @@ def alive(pid: int) -> bool:
 
 def test_dom_dev_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     stack = start_dev(tmp_path)
+    second = second_stack(tmp_path)
+    assert second.returncode == 1, second.stderr
+    assert "already running in" in second.stderr and f"pid {stack.proc.pid}" in second.stderr
+    assert "DOM_HOME=" in second.stderr and "Traceback" not in second.stderr
     kids = children(stack.proc.pid)
     assert kids, "dom dev runs the Temporal dev server as a child process"
     assert stop_dev(stack) == 0, stack.output()
@@ -47,3 +54,17 @@ def test_dom_dev_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     for port in (stack.temporal_port, stack.api_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+
+
+def second_stack(home: Path) -> subprocess.CompletedProcess[str]:
+    """`dom dev` in the same DOM_HOME on other ports: refused before it starts anything."""
+    temporal_port, ui_port, api_port = free_ports(3)
+    ports = ["--temporal-port", str(temporal_port), "--ui-port", str(ui_port)]
+    return subprocess.run(
+        [str(DOM), "dev", *ports, "--api-port", str(api_port)],
+        cwd=PROJECT_ROOT,
+        env=clean_env(DOM_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

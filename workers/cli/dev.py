@@ -35,24 +35,29 @@ def register(app: typer.Typer) -> None:
         address: Address = None,
         namespace: Namespace = None,
     ) -> None:
-        """Start the local stack: Temporal dev server + UI, DOM database, worker. Its files
-        (databases, logs, the lock that keeps a second stack out) are under DOM_HOME."""
+        """Start the local stack: Temporal dev server + UI, DOM database, worker.
+
+        Its files (databases, logs, the lock that keeps a second stack out) are under DOM_HOME."""
+        from workers.dev_home import StackBusy
         from workers.dev_stack import DevOptions, main
 
         if (address or namespace) and not external_temporal:
             raise fail("--address / --namespace need --external-temporal", ExitCode.USAGE)
-        main(
-            DevOptions(
-                temporal_port=temporal_port,
-                ui_port=ui_port,
-                api_port=api_port,
-                demo=demo,
-                demo_rate=demo_rate,
-                sim_port=sim_port,
-                external_temporal=external_temporal,
-            ),
-            settings(),
-        )
+        try:
+            main(
+                DevOptions(
+                    temporal_port=temporal_port,
+                    ui_port=ui_port,
+                    api_port=api_port,
+                    demo=demo,
+                    demo_rate=demo_rate,
+                    sim_port=sim_port,
+                    external_temporal=external_temporal,
+                ),
+                settings(),
+            )
+        except StackBusy as e:
+            raise fail(str(e)) from None
 
     @app.command("worker")
     def worker(
@@ -93,6 +98,8 @@ def register(app: typer.Typer) -> None:
         from activities.inventory.db import create_engine, migrate, seed_network
         from dom_workflows.network import load_network
         from dom_workflows.order import search_attributes as attrs
+        from workers.alerts import ensure_alert_schedule
+        from workers.alerts import schedule_id as alert_schedule_id
         from workers.cli.progress import progress
         from workers.client import connect
         from workers.hold_sweep import ensure_hold_sweep, schedule_id
@@ -133,5 +140,7 @@ def register(app: typer.Typer) -> None:
                 outcome = await ensure_hold_sweep(client, s.task_queue)
                 bar.update(step, advance=1)
             console.print(f"cart hold sweep schedule {schedule_id(s.task_queue)}: {outcome}")
+            alerts = await ensure_alert_schedule(client, s.task_queue)  # docs/alerts.md
+            console.print(f"alert schedule {alert_schedule_id(s.task_queue)}: {alerts}")
 
         run(go())
