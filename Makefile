@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Start the whole local stack: Temporal dev server + UI, DOM database, API, simulator, worker, demo orders.
+## A second stack needs its own folder and ports: make run PORT=8010 DOM_HOME=/tmp/dom2
+## (Temporal on PORT-767, its UI on PORT+233, the simulator on PORT+100: 7243, 8243, 8110).
+PORT ?= 8000
+DOM_HOME ?= .dom
+TEMPORAL_PORT ?= $(shell expr $(PORT) - 767)
+UI_PORT ?= $(shell expr $(PORT) + 233)
 run: $(STAMP)
-	$(BIN)/dom dev --demo
+	DOM_HOME=$(DOM_HOME) $(BIN)/dom dev --demo --api-port $(PORT) \
+		--temporal-port $(TEMPORAL_PORT) --ui-port $(UI_PORT)
 
 ## Lint, type-check and run every test.
 test: $(STAMP) lint typecheck pytest
