@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -283,3 +284,38 @@ async def test_a_rule_that_cannot_be_evaluated_leaves_its_alerts_and_the_others_
         assert [e.rule_id for e in result.errors] == ["not-routed"]
         assert result.resolved == []
     assert {a.rule_id for a in await open_alerts(ledger_engine)} == {"not-routed", "low"}
+
+
+async def test_one_rejection_is_not_a_rate_below_the_minimum_sample(
+    ledger_engine: AsyncEngine,
+) -> None:
+    await only_rules(ledger_engine, NodeRejectionRate(id="rejects", threshold=0.3, min_requests=5))
+    at = T0 - timedelta(minutes=5)
+    for i in range(4):  # 4 answers, all rejections: 100%, but fewer than 5
+        await add_outcome(ledger_engine, f"R{i}:1:store-la", "store-la", "rejected",
+                          requested_at=at, rejected_at=at)  # fmt: skip
+    assert (await run(ledger_engine, ScriptedVisibility(), T0)).opened == []
+    await add_outcome(ledger_engine, "R9:1:store-la", "store-la", "rejected",
+                      requested_at=at, rejected_at=at)  # fmt: skip
+    [opened] = (await run(ledger_engine, ScriptedVisibility(), T0)).opened
+    assert opened.key == "rejects:store-la" and "5 of 5" in opened.summary
+
+
+@pytest.mark.parametrize(
+    ("local", "fires"),
+    [
+        ("2025-03-12 03:00", False),  # Wednesday night: closed
+        ("2025-03-12 09:10", False),  # open only 10 minutes today: the night is not "quiet"
+        ("2025-03-12 09:31", True),
+        ("2025-03-15 12:00", False),  # Saturday
+        ("2025-03-10 17:59", True),  # Monday, the first weekday after DST began (EDT)
+        ("2025-03-10 18:00", False),
+    ],
+)
+async def test_no_orders_counts_only_business_hours_in_the_rules_timezone(
+    sqlite_engine: AsyncEngine, local: str, fires: bool
+) -> None:
+    await only_rules(sqlite_engine, NoOrders(id="quiet", minutes=30))
+    now = datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo("America/New_York"))
+    result = await run(sqlite_engine, ScriptedVisibility(), now)
+    assert bool(result.opened) is fires
