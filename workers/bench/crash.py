@@ -593,11 +593,16 @@ async def run_crash(opts: CrashOptions, console: Console) -> dict[str, Any]:
         ) as api:
 
             async def submit_all() -> list[str]:
+                from workers.cli.progress import progress
+
                 tasks = []
-                for i in range(opts.orders):
-                    body = order_body(f"CRASH-{run}-{i:05d}", i)
-                    tasks.append(asyncio.create_task(submit(api, body)))
-                    await asyncio.sleep(1.0 / opts.rate)
+                with progress() as bar:
+                    sent = bar.add_task("submitting orders under chaos", total=opts.orders)
+                    for i in range(opts.orders):
+                        body = order_body(f"CRASH-{run}-{i:05d}", i)
+                        tasks.append(asyncio.create_task(submit(api, body)))
+                        bar.advance(sent)
+                        await asyncio.sleep(1.0 / opts.rate)
                 return list(await asyncio.gather(*tasks))
 
             ids, _ = await asyncio.gather(submit_all(), chaos(crash, opts, rng, log, console))

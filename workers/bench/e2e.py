@@ -383,10 +383,13 @@ class Phase:
 
 
 async def closed_loop(
-    n: int, concurrency: int, one: Callable[[int], Awaitable[tuple[str, bool]]]
+    n: int,
+    concurrency: int,
+    one: Callable[[int], Awaitable[tuple[str, bool]]],
+    tick: Callable[[], object] = bool,
 ) -> tuple[list[str], list[str], float]:
-    """`concurrency` lanes, each running `one(i)` for the next i until n ran.
-    Returns (workflow ids, failed ids, wall seconds)."""
+    """`concurrency` lanes, each running `one(i)` for the next i until n ran; `tick` after
+    each (a progress bar). Returns (workflow ids, failed ids, wall seconds)."""
     next_i = 0
     ids: list[str] = []
     failed: list[str] = []
@@ -397,6 +400,7 @@ async def closed_loop(
             i = next_i
             next_i += 1
             wid, ok = await one(i)
+            tick()
             ids.append(wid)
             if not ok:
                 failed.append(wid)
@@ -413,8 +417,12 @@ async def run_phase(
     concurrency: int,
     one: Callable[[int], Awaitable[tuple[str, bool]]],
 ) -> Phase:
+    from workers.cli.progress import progress
+
     before, me = stack.cpu(), self_cpu_seconds()
-    ids, failed, wall = await closed_loop(n, concurrency, one)
+    with progress() as bar:
+        task = bar.add_task(f"{name}: {n} runs", total=n)
+        ids, failed, wall = await closed_loop(n, concurrency, one, lambda: bar.advance(task))
     after = stack.cpu()
     cpu = {k: after[k] - before.get(k, 0.0) for k in after}
     cpu["bench driver"] = self_cpu_seconds() - me

@@ -11,6 +11,7 @@ import gc
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -344,7 +345,11 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def run_bench(n_orders: int = 1000, n_nodes: int = 50, seed: int = 7) -> list[StrategyStats]:
+def run_bench(
+    n_orders: int = 1000, n_nodes: int = 50, seed: int = 7, tick: Callable[[], object] = bool
+) -> list[StrategyStats]:
+    """Every strategy on the same orders; `tick` is called after each order (a progress bar),
+    outside the timed part."""
     net = synthetic_network(n_nodes, seed)
     base = Scenario.model_validate(
         {
@@ -372,6 +377,7 @@ def run_bench(n_orders: int = 1000, n_nodes: int = 50, seed: int = 7) -> list[St
             prob = build_problem(sc)
             alloc = solve(prob)
             times.append((time.perf_counter() - t0) * 1000)
+            tick()
             ac = allocation_cost(prob, alloc)
             costs.append(ac.total / 100)
             splits += ac.shipments > 1
@@ -427,7 +433,11 @@ class BalanceStats:
 
 
 def _balance_day(
-    net: dict[str, Any], orders: list[dict[str, Any]], limit: int, per_utilisation: Decimal
+    net: dict[str, Any],
+    orders: list[dict[str, Any]],
+    limit: int,
+    per_utilisation: Decimal,
+    tick: Callable[[], object] = bool,
 ) -> BalanceStats:
     policy = {**net["policy"], "balance_per_utilisation": str(per_utilisation)}
     base = Scenario.model_validate(
@@ -438,6 +448,7 @@ def _balance_day(
     costs: list[float] = []
     meeting_full = bo_units = units = 0
     for o in orders:
+        tick()
         nodes = [
             n.model_copy(
                 update={
@@ -483,7 +494,11 @@ def _balance_day(
 
 
 def run_balance_bench(
-    n_orders: int = 1000, n_nodes: int = 50, seed: int = 7, per_utilisation: Decimal = Decimal(5)
+    n_orders: int = 1000,
+    n_nodes: int = 50,
+    seed: int = 7,
+    per_utilisation: Decimal = Decimal(5),
+    tick: Callable[[], object] = bool,
 ) -> list[BalanceStats]:
     """The same day of orders without and with the balancing term. Every node may take five times
     its even share of the day's orders: enough in total, but the nodes near the big metros fill up
@@ -491,7 +506,7 @@ def run_balance_bench(
     net = synthetic_network(n_nodes, seed)
     orders = synthetic_orders(net, n_orders, seed)
     limit = max(2, round(5 * n_orders / n_nodes))
-    return [_balance_day(net, orders, limit, p) for p in (Decimal(0), per_utilisation)]
+    return [_balance_day(net, orders, limit, p, tick) for p in (Decimal(0), per_utilisation)]
 
 
 def balance_dicts(stats: list[BalanceStats]) -> list[dict[str, Any]]:

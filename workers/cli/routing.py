@@ -79,9 +79,18 @@ def bench_routing(
     orders as one day against daily node capacity, without and with load balancing."""
     from decimal import Decimal
 
-    from workers.bench.routing import as_dicts, balance_dicts, run_balance_bench, run_bench
+    from workers.bench.routing import (
+        STRATEGIES,
+        as_dicts,
+        balance_dicts,
+        run_balance_bench,
+        run_bench,
+    )
+    from workers.cli.progress import progress
 
-    stats = run_bench(orders, nodes, seed)
+    with progress() as bar:
+        task = bar.add_task("routing with every strategy", total=orders * len(STRATEGIES))
+        stats = run_bench(orders, nodes, seed, tick=lambda: bar.advance(task))
     table = Table(title=f"routing bench: {orders} orders, {nodes} nodes, seed {seed}")
     for col in (
         "strategy",
@@ -116,7 +125,11 @@ def bench_routing(
         "strategies": as_dicts(stats),
     }
     if balance > 0:
-        days = run_balance_bench(orders, nodes, seed, Decimal(str(balance)))
+        with progress() as bar:
+            task = bar.add_task("one day against capacity", total=2 * orders)
+            days = run_balance_bench(
+                orders, nodes, seed, Decimal(str(balance)), tick=lambda: bar.advance(task)
+            )
         day = Table(
             title=f"one day against daily capacity ({days[0].daily_limit} orders per node), "
             "optimal, orders in sequence"
