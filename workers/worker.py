@@ -30,6 +30,7 @@ from activities.inventory.hold_sweep import CartHoldActivities
 from activities.inventory.inbound_activities import InboundActivities
 from activities.order.activities import OrderActivities
 from activities.payment.activities import PaymentActivities
+from activities.reconcile.activities import reconcile_activities
 from activities.returns.activities import ReturnActivities, ReturnClientActivities
 from activities.supplier.activities import SupplierActivities
 from dom_workflows.alerts.workflows import AlertEvaluationWorkflow
@@ -40,6 +41,7 @@ from dom_workflows.consolidation.workflows import ConsolidationWorkflow
 from dom_workflows.network import Network, load_network
 from dom_workflows.order.models import PartnerSetup
 from dom_workflows.order.workflows import OrderWorkflow
+from dom_workflows.reconcile.workflows import ReconciliationWorkflow
 from dom_workflows.returns.workflows import ReturnWorkflow
 from dom_workflows.routing import load_policy
 from workers.observability import tracing
@@ -56,6 +58,7 @@ WORKFLOWS: list[type] = [
     ReturnWorkflow,
     CartHoldSweepWorkflow,
     AlertEvaluationWorkflow,
+    ReconciliationWorkflow,
 ]
 
 
@@ -221,7 +224,15 @@ def build_worker(client: Client, task_queue: str, deps: Dependencies, **kwargs: 
         "activities",
         deps.activities()
         + client_activities(client, task_queue)
-        + alert_activities(client, task_queue, deps.engine),
+        + alert_activities(client, task_queue, deps.engine)
+        + reconcile_activities(
+            client,
+            deps.engine,
+            deps.network,
+            deps.http,
+            payment_url=deps.payment_url,
+            carrier_url=deps.carrier_url,
+        ),
     )
     kwargs.setdefault("workflow_runner", workflow_runner())
     # Domain metrics and log context from every activity (workers/observability).
@@ -239,6 +250,7 @@ async def run_worker(
     from workers.hold_sweep import start_hold_sweep
     from workers.observability.sdk_metrics import temporal_telemetry
     from workers.observability.server import metrics_server, worker_metrics_port
+    from workers.reconcile import start_reconcile_schedule
 
     tracing.configure_tracing("dom-worker")
     telemetry = temporal_telemetry()
@@ -248,6 +260,7 @@ async def run_worker(
         worker = build_worker(client, settings.task_queue, deps)
         await start_hold_sweep(client, settings.task_queue)
         await start_alert_schedule(client, settings.task_queue)
+        await start_reconcile_schedule(client, settings.task_queue)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         async with worker:
             await (stop or asyncio.Event()).wait()

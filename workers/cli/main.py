@@ -13,6 +13,7 @@ import typer
 from workers.cli import alerts as alerts_cli
 from workers.cli import api, apikey, dev, nodes, returns, routing, simulate
 from workers.cli import kpis as kpis_cli
+from workers.cli import reconcile as reconcile_cli
 from workers.cli import replenish as replenish_cli
 from workers.cli import report as report_cli
 from workers.cli.cart import cart_app
@@ -61,3 +62,4 @@ kpis_cli.register(app)
 report_cli.register(app)
 alerts_cli.register(app)
 replenish_cli.register(inventory_app)
+reconcile_cli.register(app)
