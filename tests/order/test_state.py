@@ -186,9 +186,10 @@ def test_the_ui_details_name_the_signal_or_update_behind_the_latest_events() -> 
         TimelineEvent(at=at + timedelta(seconds=i), kind=k, message=m)
         for i, (k, m) in enumerate(events)
     ]
-    latest = bk.details_markdown(st).split("**Latest events**")[1].splitlines()[1:]
+    after = bk.details_markdown(st).split("**Latest events**")[1].splitlines()
+    latest = [ln for ln in after if ln.startswith("- ")]
     assert latest[0].startswith("- 09:00:02 **cancelled** 1 unit cancelled by cli")
-    assert "Update cancel" in latest[0] and "signal shipment_event" in latest[1]
+    assert "(Update `cancel`: " in latest[0] and "(signal `shipment_event`: " in latest[1]
     assert "signal" not in latest[2] and "Update" not in latest[2]  # routing is the order's own
 
 
@@ -199,3 +200,20 @@ def test_counts_read_as_english() -> None:
         "1 unit",
         "0 units",
     )
+
+
+def test_free_text_in_the_ui_details_is_not_read_as_markdown() -> None:
+    """The UI renders $...$ as a formula and _x_ as italics: a routing summary with two prices
+    and a name with underscores must show as written."""
+    st = order(("A", 1))
+    st.timeline = [
+        TimelineEvent(
+            at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+            kind="routed",
+            message="attempt 1: $10.38; cheapest alternative +$12.69 via store_nyc",
+        )
+    ]
+    st.stop_reason = "refused: *not* a [link]"
+    md = bk.details_markdown(st)
+    assert r"attempt 1: \$10.38; cheapest alternative +\$12.69 via store\_nyc" in md
+    assert r"**Stopped:** refused: \*not\* a \[link\]" in md

@@ -15,6 +15,16 @@ FENCE = "```"
 MAX_CELL = 40  # a long cell (a reason, a URL) is cut so one column cannot push the rest away
 
 
+# Characters Markdown (and the UI's math extension: $...$) would read as syntax in free text.
+_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>$|#"})
+
+
+def text(value: object) -> str:
+    """Free text (a reason, a partner's message) shown as written: "$10.38 ... $12.69" must not
+    become a formula, nor "shipment_event" half in italics."""
+    return " ".join(str(value).split()).translate(_SPECIAL)
+
+
 def _cell(value: object) -> str:
     text = " ".join(str(value).split())  # no newline or tab may break a row
     text = text.replace(FENCE, "'''")  # nor close the block early

@@ -4,7 +4,7 @@ and the Markdown the Temporal UI shows. No Temporal calls here, so it is trivial
 from __future__ import annotations
 
 from dom_workflows.common.text import count
-from dom_workflows.order.markdown import code_table
+from dom_workflows.order.markdown import code_table, text
 from dom_workflows.order.models import (
     CancelRequest,
     LineState,
@@ -101,7 +101,7 @@ def details_markdown(state: OrderState) -> str:
     shipments as aligned tables (dom_workflows/order/markdown.py says why not GitHub tables),
     and the latest events, each named with the signal or update that brought it."""
     out = [
-        f"**{state.status.value}** · {state.channel} · customer {state.customer_id} "
+        f"**{state.status.value}** · {text(state.channel)} · customer {text(state.customer_id)} "
         f"({state.customer_tier}) · {state.order_value}",
         "",
         code_table(
@@ -124,13 +124,13 @@ def details_markdown(state: OrderState) -> str:
             ),
         ]
     if state.escalations:
-        out += ["", "**Escalations**", *[f"- {e}" for e in state.escalations]]
+        out += ["", "**Escalations**", "", *[f"- {text(e)}" for e in state.escalations]]
     if state.stop_reason:
-        out += ["", f"**Stopped:** {state.stop_reason}"]
+        out += ["", f"**Stopped:** {text(state.stop_reason)}"]
     if state.timeline:
-        out += ["", f"**Latest events** (of {len(state.timeline)}; newest first)"]
+        out += ["", f"**Latest events** (of {len(state.timeline)}; newest first)", ""]
         out += [
-            f"- {ev.at:%H:%M:%S} **{ev.kind}** {ev.message}" + _cause(ev.kind)
+            f"- {ev.at:%H:%M:%S} **{ev.kind}** {text(ev.message)}" + _cause(ev.kind)
             for ev in reversed(state.timeline[-LATEST_EVENTS:])
         ]
     return "\n".join(out)
@@ -156,4 +156,8 @@ CAUSES = {
 
 def _cause(kind: str) -> str:
     cause = CAUSES.get(kind)
-    return f" _({cause})_" if cause else ""
+    if cause is None:
+        return ""
+    via, _, meaning = cause.partition(": ")
+    kind_of, _, name = via.partition(" ")
+    return f" ({kind_of} `{name}`" + (f": {meaning})" if meaning else ")")
