@@ -35,7 +35,7 @@ def _temporal() -> str:
 def explain(e: BaseException) -> tuple[str, ExitCode]:
     """What to tell the user about `e`, and the exit code."""
     text = first_line(e)
-    if _named(e, "OrderNotFound", "ReturnNotFound", "UnknownNode"):
+    if _named(e, "OrderNotFound", "OrderMissing", "ReturnNotFound", "UnknownNode"):
         return text, ExitCode.NOT_FOUND
     if isinstance(e, RuntimeError) and text.startswith("Failed client connect"):
         # temporalio's connect error; the rest of it is the transport's debug text.

@@ -197,13 +197,9 @@ def show(
     namespace: Namespace = None,
 ) -> None:
     """The order's whole state: lines, plan, shipments and timeline."""
-    from workers.client import DomClient
+    from workers.cli.temporal import order_state
 
-    async def go() -> OrderState:
-        dom = await DomClient.connect(settings())
-        return await dom.status(order_id)
-
-    state = run(go())  # an unknown order exits 3 (workers/cli/errors.py)
+    state = run(order_state(order_id))  # an unknown order exits 3 (workers/cli/errors.py)
     if as_json:
         print_json(state)
     else:
