@@ -3,14 +3,14 @@ next evaluation, no restart). Scope `ops`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from activities.alerts import store
 from dom_workflows.alerts.models import Alert
-from dom_workflows.alerts.rules import RULE, RULE_ID_PATTERN, AlertRule
+from dom_workflows.alerts.rules import RULE, RULE_ID_PATTERN, RULE_KINDS, AlertRule
 from workers.api.apikeys import ApiKey
 from workers.api.auth import requires
 from workers.api.deps import ApiDeps, get_deps
@@ -21,7 +21,17 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     s: {"model": ProblemDoc, "content": {"application/problem+json": {}}}
     for s in (401, 403, 404, 422)
 }
-RULE_SCHEMA = TypeAdapter(AlertRule).json_schema()
+# The body is one of the rule kinds the response schemas already put in components/schemas.
+RULE_SCHEMA = {
+    "oneOf": [{"$ref": f"#/components/schemas/{m.__name__}"} for m in get_args(RULE_KINDS)],
+    "discriminator": {
+        "propertyName": "kind",
+        "mapping": {
+            m.model_fields["kind"].default: f"#/components/schemas/{m.__name__}"
+            for m in get_args(RULE_KINDS)
+        },
+    },
+}
 
 
 @router.get(

@@ -7,7 +7,7 @@ the alert's key `<rule id>:<subject>`, so one condition on one thing is one aler
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,7 @@ RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Severity = Literal["warning", "critical"]
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
 class BusinessHours(BaseModel):
@@ -26,8 +27,9 @@ class BusinessHours(BaseModel):
 
     timezone: str = "America/New_York"
     days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
-    start: time = time(9, 0)
-    end: time = time(18, 0)
+    # Local HH:MM (24 h), as people write opening hours.
+    start: str = Field(default="09:00", pattern=HHMM)
+    end: str = Field(default="18:00", pattern=HHMM)
 
     @field_validator("timezone")
     @classmethod
@@ -40,7 +42,7 @@ class BusinessHours(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> BusinessHours:
-        if self.end <= self.start:
+        if self.end <= self.start:  # zero-padded HH:MM compares as times do
             raise ValueError(f"business hours end ({self.end}) must be after start ({self.start})")
         return self
 
@@ -49,11 +51,10 @@ class BusinessHours(BaseModel):
         local = now.astimezone(ZoneInfo(self.timezone))
         if WEEKDAYS[local.weekday()] not in self.days:
             return None
-        if not self.start <= local.time().replace(tzinfo=None) < self.end:
+        if not self.start <= f"{local:%H:%M}" < self.end:
             return None
-        return local.replace(
-            hour=self.start.hour, minute=self.start.minute, second=0, microsecond=0
-        )
+        hour, minute = (int(x) for x in self.start.split(":"))
+        return local.replace(hour=hour, minute=minute, second=0, microsecond=0)
 
 
 class _Rule(BaseModel):
@@ -129,16 +130,16 @@ class LowStock(_Rule):
     skus: list[str] = Field(default_factory=list)
 
 
-AlertRule = Annotated[
+RULE_KINDS = (
     OrderNotRouted
     | NoOrders
     | FulfilmentOverdue
     | NodeRejectionRate
     | FeedFailing
     | FeedSilent
-    | LowStock,
-    Field(discriminator="kind"),
-]
+    | LowStock
+)
+AlertRule = Annotated[RULE_KINDS, Field(discriminator="kind")]
 RULE: TypeAdapter[AlertRule] = TypeAdapter(AlertRule)
 RULES: TypeAdapter[list[AlertRule]] = TypeAdapter(list[AlertRule])
 KINDS: tuple[str, ...] = (
