@@ -4,16 +4,12 @@ escalated; a second run repairs nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
-import sqlalchemy as sa
 
-from activities.inventory import schema
 from activities.inventory.verify import verify
 from dom_workflows.order.models import OrderStatus, ShipmentStatus
 from dom_workflows.reconcile.models import Finding, ReconcileReport
-from tests.support.reconcile import Stack
+from tests.support.reconcile import Stack, leave_reservation, reserved
 from tests.support.until import until
 
 pytestmark = pytest.mark.devserver
@@ -164,8 +160,8 @@ async def test_a_reservation_left_on_a_closed_order_is_released(ledger_stack: St
     order_id = await stack.order([("BOOT-HIKE-9", 1)])
     state = await stack.completed(order_id)
     node = state.shipments[0].node
-    before = await _reserved(stack, node, "BOOT-HIKE-9")
-    await _leave_reservation(stack, order_id, f"{order_id}:1:{node}", node, "BOOT-HIKE-9", 2)
+    before = await reserved(stack, node, "BOOT-HIKE-9")
+    await leave_reservation(stack, order_id, f"{order_id}:1:{node}", node, "BOOT-HIKE-9", 2)
     assert [v.kind for v in await verify(stack.engine)] == ["closed-order-holds-reserved"]
 
     report = await stack.reconcile()
@@ -175,43 +171,5 @@ async def test_a_reservation_left_on_a_closed_order_is_released(ledger_stack: St
     assert [(r["sku"], r["qty"]) for r in orphan.evidence["rows"]] == [("BOOT-HIKE-9", 2)]
     assert orphan.action_detail == "2 unit(s) released"
     assert await verify(stack.engine) == []
-    assert await _reserved(stack, node, "BOOT-HIKE-9") == before
+    assert await reserved(stack, node, "BOOT-HIKE-9") == before
     assert (await stack.reconcile()).findings == []
-
-
-async def _reserved(stack: Stack, node: str, sku: str) -> int:
-    pos = schema.inventory_positions
-    async with stack.engine.connect() as conn:
-        value = await conn.scalar(
-            sa.select(pos.c.reserved).where(pos.c.node_id == node, pos.c.sku == sku)
-        )
-    return int(value or 0)
-
-
-async def _leave_reservation(
-    stack: Stack, order_id: str, shipment_id: str, node: str, sku: str, qty: int
-) -> None:
-    """What a lost rejection left behind (issue 13, order ...-0010): units still reserved for
-    an order the ledger has closed."""
-    now = datetime.now(UTC)
-    pos = schema.inventory_positions
-    async with stack.engine.begin() as conn:
-        await conn.execute(
-            schema.reservations.insert().values(
-                order_id=order_id,
-                route_attempt=1,
-                shipment_id=shipment_id,
-                line_id="1",
-                node_id=node,
-                sku=sku,
-                qty=qty,
-                status="reserved",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await conn.execute(
-            pos.update()
-            .where(pos.c.node_id == node, pos.c.sku == sku)
-            .values(reserved=pos.c.reserved + qty)
-        )

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.inventory import schema
 from dom_workflows.common.models import Address, Customer
 from dom_workflows.config import PROJECT_ROOT, Settings
 from dom_workflows.money import Money
@@ -152,3 +154,41 @@ async def running_stack(
             stop.set()
             await asyncio.gather(server, return_exceptions=True)
             await events.aclose()
+
+
+async def reserved(stack: Stack, node: str, sku: str) -> int:
+    pos = schema.inventory_positions
+    async with stack.engine.connect() as conn:
+        value = await conn.scalar(
+            sa.select(pos.c.reserved).where(pos.c.node_id == node, pos.c.sku == sku)
+        )
+    return int(value or 0)
+
+
+async def leave_reservation(
+    stack: Stack, order_id: str, shipment_id: str, node: str, sku: str, qty: int
+) -> None:
+    """What a lost rejection left behind (issue 13, order ...-0010): units still reserved for
+    an order the ledger has closed."""
+    now = datetime.now(UTC)
+    pos = schema.inventory_positions
+    async with stack.engine.begin() as conn:
+        await conn.execute(
+            schema.reservations.insert().values(
+                order_id=order_id,
+                route_attempt=1,
+                shipment_id=shipment_id,
+                line_id="1",
+                node_id=node,
+                sku=sku,
+                qty=qty,
+                status="reserved",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await conn.execute(
+            pos.update()
+            .where(pos.c.node_id == node, pos.c.sku == sku)
+            .values(reserved=pos.c.reserved + qty)
+        )
