@@ -81,7 +81,7 @@ async def test_web_standard_runs_to_completed_with_shipment_events(stack: DevSta
     assert {r["node"]: r["on_hand"] for r in after["nodes"]}[node] == on_hand[node] - 1
 
     refused = await stack.dom("order", "cancel", order_id)
-    assert refused.code == 2 and "refused" in refused.err, str(refused)
+    assert refused.code == 1 and "refused" in refused.err, str(refused)
     no_traceback(refused)
 
 
@@ -127,7 +127,7 @@ async def test_bopis_is_picked_up_at_its_store(stack: DevStack) -> None:
 
 async def test_the_invalid_example_is_refused_with_every_problem(stack: DevStack) -> None:
     r = await stack.dom("order", "submit", "examples/orders/invalid-unknown-sku.json")
-    assert r.code != 0, str(r)
+    assert r.code == 1, str(r)
     no_traceback(r)
     assert "WEB-BAD-0001" in r.err and "refused" in r.err, str(r)
     for problem in ("NO-SUCH-SKU", "quantity must be at least 1", "99999"):
@@ -163,29 +163,31 @@ async def test_setup_against_the_running_stack_is_idempotent(stack: DevStack) ->
 async def test_bad_input_is_a_message_not_a_traceback(stack: DevStack, tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"order_id": "X-1", "lines": [')
-    cases: list[tuple[list[str], str]] = [
-        (["order", "submit", str(tmp_path / "missing.json")], "cannot read"),
-        (["order", "submit", str(broken)], "is not a valid order"),
-        (["order", "show", "NOPE-404"], "NOPE-404 does not exist"),
-        (["order", "cancel", "NOPE-404"], "NOPE-404"),
-        (["order", "hold", "NOPE-404", "--reason", "x"], "NOPE-404"),
-        (["order", "release", "NOPE-404"], "NOPE-404"),
+    # (arguments, message, exit code: 2 bad usage, 3 not found; docs/cli.md)
+    cases: list[tuple[list[str], str, int]] = [
+        (["order", "submit", str(tmp_path / "missing.json")], "cannot read", 2),
+        (["order", "submit", str(broken)], "is not a valid order", 2),
+        (["order", "show", "NOPE-404"], "NOPE-404 does not exist", 3),
+        (["order", "cancel", "NOPE-404"], "NOPE-404", 3),
+        (["order", "hold", "NOPE-404", "--reason", "x"], "NOPE-404", 3),
+        (["order", "release", "NOPE-404"], "NOPE-404", 3),
         (
             ["shipment", "event", "--order", "NOPE-404", "--shipment", "S", "--type", "accepted"],
             "NOPE-404 does not exist",
+            3,
         ),
-        (["order", "cancel", "WEB-100002", "--line", "1:x"], "whole number"),
-        (["inventory", "show", "NO-SUCH-SKU"], "no inventory positions"),
+        (["order", "cancel", "WEB-100002", "--line", "1:x"], "whole number", 2),
+        (["inventory", "show", "NO-SUCH-SKU"], "no inventory positions", 3),
     ]
-    results = await asyncio.gather(*(stack.dom(*args) for args, _ in cases))
-    for (_, message), r in zip(cases, results, strict=True):
-        assert r.code != 0, str(r)
+    results = await asyncio.gather(*(stack.dom(*args) for args, _, _ in cases))
+    for (_, message, code), r in zip(cases, results, strict=True):
+        assert r.code == code, str(r)
         no_traceback(r)
         assert message in r.err, (message, str(r))
     r = await stack.dom(
         "shipment", "event", "--order", "WEB-BAD-0001", "--shipment", "nope", "--type", "shipped"
     )
-    assert r.code != 0 and "has no shipment nope" in r.err, str(r)
+    assert r.code == 3 and "has no shipment nope" in r.err, str(r)
 
 
 async def test_dom_dev_prints_and_saves_an_api_key_the_api_takes(stack: DevStack) -> None:
