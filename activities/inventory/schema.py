@@ -595,3 +595,5 @@ reconcile_findings = sa.Table(
     sa.Index("uq_reconcile_findings_run_key", "run_id", "key", unique=True),
     sa.Index("ix_reconcile_findings_key", "key"),
 )
+
+# ---- partner events (migration 0009) ----
