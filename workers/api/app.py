@@ -138,7 +138,13 @@ def create_app(deps: ApiDeps) -> FastAPI:
         tags=["ops"],
         dependencies=[Depends(requires("ops"))],
         response_class=Response,
-        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+        responses={
+            200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+            **{
+                status: {"model": errors.ProblemDoc, "content": {errors.PROBLEM_JSON: {}}}
+                for status in (401, 403)
+            },
+        },
     )
     def prometheus_metrics() -> Response:
         """Prometheus scrape: the DOM's domain metrics, the API's request metrics and the
