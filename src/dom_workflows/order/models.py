@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from dom_workflows.common.models import Address, Customer, ShipmentLine
 from dom_workflows.inventory.inbound import BackorderPromise
@@ -134,15 +134,81 @@ class PartnerSetup(BaseModel):
     supplier_pos: bool = False
 
 
+PaymentOperationKind = Literal["authorize", "capture", "release", "refund"]
+
+
+class PaymentOperation(BaseModel):
+    """One payment operation that took effect: an authorization, a shipment's capture, the
+    release (void) of the uncaptured rest, a refund. `by` the DOM's provider, or by the channel
+    for an order paid there (its payment and the refunds it owes)."""
+
+    kind: PaymentOperationKind
+    key: str  # its idempotency key: an operation is recorded once, whichever answer came back
+    amount: Money
+    at: datetime
+    reference: str | None = None  # the provider's id: authorization, capture or refund
+    shipment_id: str | None = None
+    by: Literal["provider", "channel"] = "provider"
+
+
 class PaymentSummary(BaseModel):
+    """The order's payment book. Its amounts are derived from `operations`, never accumulated
+    or copied from a provider's running total: two captures answering out of order, or a
+    retried call answering with an older total, cannot make the book lose one. The derived
+    amounts are serialized as before (`authorized`, `captured`, `released`, `refunded`), so
+    query and API clients keep reading them; on input they are recomputed, not trusted."""
+
     authorization_id: str | None = None
     # pending | authorized | declined | voided | captured | paid_at_channel
     status: str = "pending"
-    authorized: Money
-    captured: Money
-    released: Money  # uncaptured authorization given back (void)
-    refunded: Money
+    currency: str = "USD"
+    operations: list[PaymentOperation] = Field(default_factory=list)
     declines: list[str] = Field(default_factory=list)
+
+    def total(self, kind: PaymentOperationKind) -> Money:
+        return sum(
+            (op.amount for op in self.operations if op.kind == kind),
+            start=Money.zero(self.currency),
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def authorized(self) -> Money:
+        return self.total("authorize")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def captured(self) -> Money:
+        return self.total("capture")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def released(self) -> Money:
+        """Uncaptured authorization given back (void)."""
+        return self.total("release")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def refunded(self) -> Money:
+        return self.total("refund")
+
+    @property
+    def uncaptured(self) -> Money:
+        """What the authorization still holds: authorized, less captured and released."""
+        return self.authorized - self.captured - self.released
+
+    def recorded(self, key: str) -> PaymentOperation | None:
+        return next((op for op in self.operations if op.key == key), None)
+
+    def record(self, op: PaymentOperation) -> bool:
+        """Add `op` unless an operation with its idempotency key is already recorded (a
+        retried or replayed answer is the same operation). True if it was added."""
+        if op.amount.currency != self.currency:
+            raise ValueError(f"{op.kind} {op.key} is in {op.amount.currency}, not {self.currency}")
+        if self.recorded(op.key) is not None:
+            return False
+        self.operations.append(op)
+        return True
 
 
 class PaymentUpdate(BaseModel):

@@ -3,10 +3,17 @@ ships, and give back what will never be captured (void) when the order ends. A d
 the order on a payment hold until the customer supplies another payment method. An order paid
 at its channel (payment_mode `channel`) is only recorded: the provider is never called.
 
+Every operation that took effect is recorded once, under its idempotency key, in the order's
+PaymentSummary; its captured, released and refunded amounts are sums of those records. A
+provider's running total (`captured_total`) is never copied: two shipments' captures answer in
+any order, and a retried call can answer with the total as it was when it first ran.
+
 The provider's calls are short and carry idempotency keys, so they run as local activities:
 inside the workflow task that needs them, without a round trip to the server of their own."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from temporalio import workflow
 
@@ -20,7 +27,13 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.money import Money
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.holds import Holds
-    from dom_workflows.order.models import PartnerSetup, PaymentSummary, Shipment
+    from dom_workflows.order.models import (
+        PartnerSetup,
+        PaymentOperation,
+        PaymentOperationKind,
+        PaymentSummary,
+        Shipment,
+    )
     from dom_workflows.payment.models import Authorize, Capture, VoidAuthorization
 
 
@@ -42,18 +55,16 @@ class Payments:
             self._book.event("payment", "nothing to charge (zero-value order, e.g. an exchange)")
             return
         self._on = True
-        zero = Money.zero(self._book.currency)
-        st.payment = PaymentSummary(authorized=zero, captured=zero, released=zero, refunded=zero)
+        st.payment = PaymentSummary(currency=self._book.currency)
         await self.authorize(self._book.order.payment_token or "tok_visa")
 
     def _paid_at_channel(self) -> None:
         """The channel charged the customer: record what it collected and never call the
         provider (no authorize, capture or void: `_on` stays False)."""
-        order, zero = self._book.order, Money.zero(self._book.currency)
+        order = self._book.order
         paid = order.paid if order.paid is not None else self._book.state.order_value
-        self._book.state.payment = PaymentSummary(
-            status="paid_at_channel", authorized=zero, captured=paid, released=zero, refunded=zero
-        )
+        self._book.state.payment = PaymentSummary(status="paid_at_channel", currency=paid.currency)
+        self._record("capture", f"paid-at-channel:{order.order_id}", paid, by="channel")
         self._book.event(
             "paid-at-channel", f"{paid} paid at {order.channel}; the DOM does not charge it"
         )
@@ -63,16 +74,17 @@ class Payments:
         assert st.payment is not None
         pay = st.payment
         self._attempt += 1
+        req = Authorize(
+            order_id=self._book.order_id,
+            amount=st.order_value,
+            customer_id=self._book.order.customer.id,
+            payment_method=token,
+            attempt=self._attempt,
+        )
         try:
             auth = await workflow.execute_local_activity_method(
                 PaymentActivities.authorize_payment,
-                Authorize(
-                    order_id=self._book.order_id,
-                    amount=st.order_value,
-                    customer_id=self._book.order.customer.id,
-                    payment_method=token,
-                    attempt=self._attempt,
-                ),
+                req,
                 **PAYMENT_LOCAL,
                 summary=f"authorize {st.order_value} (attempt {self._attempt})",
             )
@@ -82,7 +94,8 @@ class Payments:
             pay.declines.append(reason)
             self._holds.place("payment", f"payment declined: {reason}")
             return False
-        pay.authorization_id, pay.authorized = auth.authorization_id, auth.amount
+        pay.authorization_id = auth.authorization_id
+        self._record("authorize", req.idempotency_key(), auth.amount, auth.authorization_id)
         pay.status = "authorized"
         self._book.event("authorized", f"{auth.amount} authorized ({auth.authorization_id})")
         return True
@@ -95,7 +108,10 @@ class Payments:
         if self._book.order.payment_mode == "channel" and value.amount > 0:
             pay = self._book.state.payment
             if pay is not None:
-                pay.refunded = pay.refunded + value
+                n = sum(1 for op in pay.operations if op.kind == "refund") + 1
+                self._record(
+                    "refund", f"refund-at-channel:{self._book.order_id}:{n}", value, by="channel"
+                )
             self._book.event(
                 "refund-at-channel", f"{value} to refund at {self._book.order.channel}"
             )
@@ -118,15 +134,16 @@ class Payments:
         if not self._on or pay is None or pay.authorization_id is None or sh.capture_id:
             return
         amount = self.value_of_lines(sh.lines)
+        req = Capture(
+            authorization_id=pay.authorization_id,
+            order_id=self._book.order_id,
+            shipment_id=sh.shipment_id,
+            amount=amount,
+        )
         try:
             result = await workflow.execute_local_activity_method(
                 PaymentActivities.capture_payment,
-                Capture(
-                    authorization_id=pay.authorization_id,
-                    order_id=self._book.order_id,
-                    shipment_id=sh.shipment_id,
-                    amount=amount,
-                ),
+                req,
                 **PAYMENT_LOCAL,
                 summary=f"capture {amount} for {sh.shipment_id}",
             )
@@ -136,7 +153,10 @@ class Payments:
             )
             return
         sh.captured, sh.capture_id = result.amount, result.capture_id
-        pay.captured = result.captured_total
+        # This capture's own amount, under its key; never the provider's running total.
+        self._record(
+            "capture", req.idempotency_key(), result.amount, result.capture_id, sh.shipment_id
+        )
         pay.status = "captured"
         self._book.event("captured", f"{result.amount} captured", sh.shipment_id)
 
@@ -145,26 +165,54 @@ class Payments:
         pay = self._book.state.payment
         if not self._on or pay is None or pay.authorization_id is None:
             return
-        if pay.captured.amount >= pay.authorized.amount or pay.status == "voided":
+        remainder = pay.uncaptured
+        if remainder.amount <= 0 or pay.status == "voided":
             return
+        req = VoidAuthorization(
+            authorization_id=pay.authorization_id, order_id=self._book.order_id, reason=reason
+        )
         try:
             result = await workflow.execute_local_activity_method(
                 PaymentActivities.void_payment,
-                VoidAuthorization(
-                    authorization_id=pay.authorization_id,
-                    order_id=self._book.order_id,
-                    reason=reason,
-                ),
+                req,
                 **PAYMENT_LOCAL,
-                summary=f"void the uncaptured {pay.authorized - pay.captured}",
+                summary=f"void the uncaptured {remainder}",
             )
         except ACTIVITY_FAILED as e:
             self._book.escalate(f"void of {pay.authorization_id} failed: {failure_cause(e)}")
             return
-        pay.released = result.released
+        # The book releases what it computes is left; a provider that says otherwise is a
+        # divergence for a person (and reconciliation), not a number to copy.
+        self._record("release", req.idempotency_key(), remainder, pay.authorization_id)
         pay.status = "voided" if pay.captured.amount == 0 else "captured"
-        self._book.event(
-            "payment-released", f"{result.released} released to the customer: {reason}"
+        self._book.event("payment-released", f"{remainder} released to the customer: {reason}")
+        if result.released != remainder:
+            self._book.escalate(
+                f"the provider released {result.released} of {pay.authorization_id}; the "
+                f"order's book left {remainder} uncaptured: check the authorization"
+            )
+
+    def _record(
+        self,
+        kind: PaymentOperationKind,
+        key: str,
+        amount: Money,
+        reference: str | None = None,
+        shipment_id: str | None = None,
+        by: Literal["provider", "channel"] = "provider",
+    ) -> None:
+        pay = self._book.state.payment
+        assert pay is not None
+        pay.record(
+            PaymentOperation(
+                kind=kind,
+                key=key,
+                amount=amount,
+                at=workflow.now(),
+                reference=reference,
+                shipment_id=shipment_id,
+                by=by,
+            )
         )
 
     def refuse_update(self) -> str | None:
