@@ -128,8 +128,15 @@ class ShipmentFollower:
         await workflow.wait_condition(lambda: not self._holds.held or book.terminal())
         await self._consolidation.join(sh)
         await self._holds.clear_to_start()  # a hold placed while joining is honoured here
-        if sh.status != ShipmentStatus.REQUESTED or book.winding_down or sh.units == 0:
+        if sh.status in (ShipmentStatus.CANCELLED, ShipmentStatus.TIMED_OUT):
             return Outcome.ENDED
+        if book.winding_down or sh.units == 0:
+            return Outcome.ENDED
+        if sh.status == ShipmentStatus.REJECTED:  # the node refused before it was asked
+            return Outcome.REJECTED
+        if sh.status != ShipmentStatus.REQUESTED:  # it reported progress: it has the request
+            book.event("instructed", f"{sh.node} had it already", sh.shipment_id)
+            return None
         # Other shipments' requests go out at the same time; a cancel or amend of this one
         # waits until the request has reached the node (Undo.sending).
         self._undo.sending[sh.shipment_id] = None

@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.routing.errors import describe_validation_error
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
+MAX_EARLY_EVENTS = 50  # events kept for shipments not recorded yet; more is no partner's race
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -94,6 +95,9 @@ class OrderWorkflow:
         self._routing: Routing | None = None  # once validated
         self._partners = PartnerSetup()
         self._seen_events: dict[str, None] = {}
+        # Events about shipments of this order not (yet) in its state, kept until routing
+        # records them: a partner may answer before the order has applied its own decision.
+        self._early_events: dict[str, list[ShipmentEvent]] = {}
         # Work handed to the supervision loop, in arrival order.
         self._needs_another_node: list[tuple[Shipment, str]] = []
         self._rejected_lines: list[tuple[Shipment, list[ShipmentLine], str]] = []
@@ -136,6 +140,9 @@ class OrderWorkflow:
             await self._closing.compensate(reason, OrderStatus.FAILED)
             raise ApplicationError(reason, type=errors.ORDER_FAILED, non_retryable=True) from None
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if unclaimed := sorted(self._early_events):
+            # Reports about requests this order never made: reconciliation asks the node.
+            self._book.escalate(f"events for shipments the order never recorded: {unclaimed}")
         self._closing.finish()
         await self._payments.close(f"order {book.state.status.value}")
         await self._closing.close_books()
@@ -204,6 +211,8 @@ class OrderWorkflow:
 
     def _follow(self, shipments: list[Shipment]) -> None:
         for sh in shipments:
+            for ev in self._early_events.pop(sh.shipment_id, []):
+                self._apply_event(sh, ev)
             self._following += 1
             asyncio.create_task(self._follow_one(sh))  # noqa: RUF006 -- the counter tracks it
 
@@ -265,9 +274,26 @@ class OrderWorkflow:
             return
         self._seen_events[ev.event_id] = None
         sh = next((s for s in self._book.state.shipments if s.shipment_id == ev.shipment_id), None)
-        if sh is None:
+        if sh is not None:
+            self._apply_event(sh, ev)
+        elif self._may_be_ours(ev):
+            self._early_events.setdefault(ev.shipment_id, []).append(ev)
+            self._book.event(
+                "early", f"{ev.type} kept until the order records the shipment", ev.shipment_id
+            )
+        else:
             self._book.event("ignored", f"{ev.type} for unknown shipment {ev.shipment_id}")
-            return
+
+    def _may_be_ours(self, ev: ShipmentEvent) -> bool:
+        """A shipment id this order's routing can still produce (`<order>:<attempt>:<node>`),
+        while the buffer is small: anything else cannot become one of its shipments."""
+        return (
+            ev.shipment_id.startswith(f"{self._book.order_id}:")
+            and not self._book.terminal()
+            and sum(len(v) for v in self._early_events.values()) < MAX_EARLY_EVENTS
+        )
+
+    def _apply_event(self, sh: Shipment, ev: ShipmentEvent) -> None:
         follow = apply_event(self._book, sh, ev, workflow.now())
         if follow.rejected_lines:
             self._rejected_lines.append((sh, follow.rejected_lines, ev.reason or "no reason given"))
