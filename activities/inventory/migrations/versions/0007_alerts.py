@@ -57,9 +57,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("status IN ('pending', 'delivered')", name="ck_alert_delivery_status"),
     )
-    op.create_index(
-        "uq_alert_deliveries_key", "alert_deliveries", ["idempotency_key"], unique=True
-    )
+    op.create_index("uq_alert_deliveries_key", "alert_deliveries", ["idempotency_key"], unique=True)
     op.create_index("ix_alert_deliveries_status", "alert_deliveries", ["status"])
     op.create_table(
         "feed_status",
