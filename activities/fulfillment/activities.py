@@ -99,8 +99,10 @@ class FulfillmentActivities:
         )
         # 404: the node has nothing under that id, so nothing is left to cancel. 409 is not
         # success: the node says it is too late (shipped), and treating it as cancelled
-        # would re-route units that are already on their way -- a second parcel.
-        if response.status_code in (200, 202, 204, 404):
+        # would re-route units that are already on their way -- a second parcel. Except a 409
+        # saying the node rejected the request itself: nothing will ship, and the ack's 409
+        # tells the order the node refused it (its rejection event may have been lost).
+        if response.status_code in (200, 202, 204, 404) or _rejected(response):
             return NodeAck(
                 shipment_id=req.shipment_id,
                 node=req.node,
@@ -114,3 +116,14 @@ class FulfillmentActivities:
             type=NODE_REFUSED,
             non_retryable=True,
         )
+
+
+def _rejected(response: httpx.Response) -> bool:
+    """A 409 to a cancel whose body says the node rejected the request itself."""
+    if response.status_code != 409:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("status") == "rejected"

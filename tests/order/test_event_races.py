@@ -5,6 +5,7 @@ not have its answer dropped, and an order never completes while it still holds u
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest_asyncio
@@ -14,6 +15,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inventory import schema
+from dom_workflows.config import Settings
 from dom_workflows.network import Network
 from dom_workflows.order import names
 from dom_workflows.order.models import (
@@ -25,6 +27,8 @@ from dom_workflows.order.models import (
 )
 from dom_workflows.order.workflows import OrderWorkflow
 from tests.support.harness import OrderHarness, make_order, order_harness
+from tests.support.sim import LiveSim
+from tests.support.until import until
 
 SKU = "TENT-4P"
 
@@ -133,3 +137,39 @@ async def test_an_event_for_another_orders_shipment_is_ignored(harness: OrderHar
     st = await h.instructed(handle)
     assert st.shipments[0].status == ShipmentStatus.REQUESTED
     assert any(e.kind == "ignored" and "OTHER-1:1:wh-x" in e.message for e in st.timeline)
+
+
+async def test_a_rejection_whose_event_was_lost_is_learned_at_the_accept_sla(
+    time_env: WorkflowEnvironment,
+    sqlite_engine: AsyncEngine,
+    network: Network,
+    task_queue: str,
+    live_sim: LiveSim,
+) -> None:
+    """The node rejected the request and its event never arrived (order ...-0010). At the
+    accept SLA the order asks the node to cancel; the node answers that it rejected the request:
+    nothing is left to cancel, so its units are released and re-routed instead of staying
+    reserved while the order waits for a node that said no."""
+    live_sim.configure(accept_delay=0.0, jitter=0.0, reject_rate=1.0)  # events go nowhere
+    settings = Settings(partner_sim_url=live_sim.url)
+    async with order_harness(time_env, sqlite_engine, network, task_queue, settings) as h:
+        handle = await h.start(make_order([(SKU, 2)]))
+        st = await h.instructed(handle)
+        first = st.shipments[0]
+        await until(
+            lambda: _node_status(live_sim, first.shipment_id),
+            lambda status: status == "rejected",
+            "the node to reject the request",
+        )
+        live_sim.configure(reject_rate=0.0)
+        await time_env.sleep(first.sla.accept_within + timedelta(minutes=5))
+        st = await h.until(handle, lambda s: len(s.shipments) >= 2, "a re-route")
+        was = next(s for s in st.shipments if s.shipment_id == first.shipment_id)
+        assert not was.status.is_open
+        assert await reserved_for(h.engine, first.shipment_id) == 0
+        assert st.shipments[1].node != first.node
+
+
+async def _node_status(sim: LiveSim, shipment_id: str) -> str | None:
+    job = sim.sim.fulfilments.jobs.get(shipment_id)
+    return job.status if job else None

@@ -231,7 +231,7 @@ class ShipmentFollower:
             breach = f"SLA breach at {sh.node}: {what}"
             book.escalate(breach)
             try:
-                await self._undo.cancel_at_node(sh, breach)
+                rejected = await self._undo.cancel_at_node(sh, breach)
             except ActivityError as e:
                 book.escalate(
                     f"{sh.node} refused to cancel {sh.shipment_id} ({failure_cause(e)}); "
@@ -240,6 +240,12 @@ class ShipmentFollower:
                 return False
             if not sh.status.is_open:
                 return False  # it shipped (or was rejected) while the cancel was on its way
+            if rejected:  # its rejection never reached us: the node's answer to the cancel says so
+                reason = f"{sh.node} had rejected it (its rejection event never arrived)"
+                book.state.rejections.append(f"{sh.node} rejected {sh.shipment_id}: {reason}")
+                book.event("rejected", reason, sh.shipment_id)
+                sh.status, sh.reason = ShipmentStatus.REJECTED, reason
+                return True
             sh.status, sh.reason = ShipmentStatus.TIMED_OUT, breach
             return True
 

@@ -63,10 +63,12 @@ class Undo:
             )
         return result.released_units
 
-    async def cancel_at_node(self, sh: Shipment, reason: str) -> None:
+    async def cancel_at_node(self, sh: Shipment, reason: str) -> bool:
         """Cancel the whole request (or purchase order); raises ActivityError when the node
-        refuses (it has shipped, or is too far along) or cannot be reached."""
+        refuses (it has shipped, or is too far along) or cannot be reached. True when the node
+        answers that it had rejected the request itself (nothing to cancel, nothing ships)."""
         await workflow.wait_condition(lambda: sh.shipment_id not in self.sending)
+        rejected = False
         if sh.po_id:
             await workflow.execute_activity_method(
                 SupplierActivities.cancel_purchase_order,
@@ -80,7 +82,7 @@ class Undo:
                 "node-cancelled", f"purchase order {sh.po_id} cancelled: {reason}", sh.shipment_id
             )
         else:
-            await workflow.execute_activity_method(
+            ack = await workflow.execute_activity_method(
                 FulfillmentActivities.cancel_at_node,
                 CancelFulfillment(
                     shipment_id=sh.shipment_id,
@@ -91,9 +93,14 @@ class Undo:
                 **NODE,
                 summary=f"cancel {sh.shipment_id} at {sh.node}",
             )
-            self._book.event("node-cancelled", f"cancelled at {sh.node}: {reason}", sh.shipment_id)
+            rejected = ack.status_code == 409  # the activity's ack for "it was rejected"
+            if not rejected:
+                self._book.event(
+                    "node-cancelled", f"cancelled at {sh.node}: {reason}", sh.shipment_id
+                )
         if sh.label_id:
             await self._void_label(sh, reason)
+        return rejected
 
     async def amend_at_node(self, sh: Shipment, lines: list[ShipmentLine], reason: str) -> None:
         """Some units of a live request were cancelled: the node ships only `lines`."""
