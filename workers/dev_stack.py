@@ -33,6 +33,7 @@ from workers.hold_sweep import start_hold_sweep
 from workers.observability import tracing
 from workers.observability.sdk_metrics import temporal_telemetry
 from workers.observability.server import metrics_server, worker_metrics_port
+from workers.partner_events import delivering
 from workers.worker import build_worker, dependencies
 
 console = Console()
@@ -196,7 +197,7 @@ async def run_stack(settings: Settings, opts: DevOptions, screen: Console = cons
             worker = build_worker(client, live.task_queue, deps)
             await start_hold_sweep(client, live.task_queue)
             await start_alert_schedule(client, live.task_queue)
-            async with worker:
+            async with worker, delivering(client, deps.engine):
                 screen.print(
                     f"[green]dom-workflows is up[/green]\n"
                     f"  Temporal      {live.temporal_address} (namespace {live.temporal_namespace})\n"

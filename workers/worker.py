@@ -250,6 +250,7 @@ async def run_worker(
     from workers.hold_sweep import start_hold_sweep
     from workers.observability.sdk_metrics import temporal_telemetry
     from workers.observability.server import metrics_server, worker_metrics_port
+    from workers.partner_events import delivering
     from workers.reconcile import start_reconcile_schedule
 
     tracing.configure_tracing("dom-worker")
@@ -262,5 +263,5 @@ async def run_worker(
         await start_alert_schedule(client, settings.task_queue)
         await start_reconcile_schedule(client, settings.task_queue)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-        async with worker:
+        async with worker, delivering(client, deps.engine):
             await (stop or asyncio.Event()).wait()

@@ -597,3 +597,34 @@ reconcile_findings = sa.Table(
 )
 
 # ---- partner events (migration 0009) ----
+
+# Every partner event the API accepted (signature and body checked, shipment known), written
+# before the API answers 2xx, so none is lost when Temporal cannot take it at that moment.
+# (partner_id, event_id) is unique: a repeat is a duplicate. `status`: pending (not yet signalled
+# to its order; the worker retries it), delivered (the order's workflow took the signal),
+# order-closed (its order had ended: kept for ops and reconciliation), recorded-after-close (a
+# shipped event for a shipment the DOM had cancelled: units booked out, escalated).
+partner_events = sa.Table(
+    "partner_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("partner_id", sa.String(100), nullable=False),
+    sa.Column("event_id", sa.String(200), nullable=False),
+    sa.Column("order_id", sa.String(120), nullable=False),
+    sa.Column("shipment_id", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),  # the partner's, e.g. shipment.shipped
+    sa.Column("signal", sa.JSON, nullable=False),  # the ShipmentEvent the order is sent
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.String(500), nullable=False, server_default=""),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint(
+        "status IN ('pending', 'delivered', 'order-closed', 'recorded-after-close')",
+        name="ck_partner_event_status",
+    ),
+    sa.Index("uq_partner_events_partner_event", "partner_id", "event_id", unique=True),
+    sa.Index("ix_partner_events_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_partner_events_order", "order_id"),
+)

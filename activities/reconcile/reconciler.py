@@ -23,6 +23,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inventory import schema
+from activities.inventory.db import utcnow
+from activities.partner_events.findings import stored_event_findings
+from activities.partner_events.store import settle_redelivered
 from activities.reconcile import compare, partners
 from activities.reconcile.compare import OrderView
 from activities.reconcile.ledger import ledger_findings, release_closed_order
@@ -113,6 +116,7 @@ class Reconciler:
         returns = await self._return_ids([str(lb["shipment_id"]) for lb in labels])
         found += compare.label_findings(orders, labels, returns, settled)
         found += await ledger_findings(self.engine)
+        found += await stored_event_findings(self.engine, since, cutoff)
 
         out.compared |= {"orders": len(orders)}
         unique = {f.key: f for f in found}  # a shipment asked for twice is one finding
@@ -234,6 +238,9 @@ class Reconciler:
                 if e.status != RPCStatusCode.NOT_FOUND:
                     raise
                 return False, f"order {r.order_id} is closed: its events can no longer be applied"
+            if f.kind == "undelivered-event":  # stored events: the order has them now
+                ids = [e.event_id for e in r.events]
+                await settle_redelivered(self.engine, r.order_id, ids, utcnow())
             return True, "re-delivered " + ", ".join(e.event_id for e in r.events)
         return False, f"repair {r.kind} is missing its subject"
 

@@ -79,9 +79,11 @@ async def test_accepted_shipped_delivered_and_duplicates(api: Api) -> None:
     # After the workflow closed: a remembered event is still a 200 duplicate ...
     again = await api.signed(node, "events", delivered)
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
-    # ... and a new one is refused with the reason, not a 500.
-    late = await api.signed(node, "events", _event(sid, "shipment.delivered"))
-    assert_problem(late, 409, f"order {oid} is already", "not applied")
+    # ... and a new one is stored and answered 202 "order-closed": never a final refusal.
+    late = _event(sid, "shipment.delivered")
+    r = await api.signed(node, "events", late)
+    assert r.status_code == 202 and r.json()["status"] == "order-closed", r.text
+    assert await _stored_status(api, node, late["event_id"]) == "order-closed"
 
 
 async def test_rejection_with_reason_reroutes(api: Api) -> None:
@@ -480,6 +482,7 @@ async def test_shipped_after_the_dom_cancelled_and_the_order_closed_is_recorded_
     assert (move.kind, move.on_hand_delta, move.order_id) == ("unplanned-outbound", -2, oid)
     [esc] = await _escalations(api, sid)
     assert esc.order_id == oid and "1ZLATE" in esc.message
+    assert await _stored_status(api, node, shipped["event_id"]) == "recorded-after-close"
     # Redelivery: a duplicate, nothing taken twice.
     again = await api.signed(node, "events", shipped)
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
@@ -487,23 +490,47 @@ async def test_shipped_after_the_dom_cancelled_and_the_order_closed_is_recorded_
     assert len(await _escalations(api, sid)) == 1
 
 
-async def test_other_events_after_close_are_a_409_and_change_nothing(api: Api) -> None:
-    _, sid, node = await _cancelled_order(api, 1)
+async def _stored_status(api: Api, partner: str, event_id: str) -> str | None:
+    ev = schema.partner_events
+    async with api.engine.connect() as conn:
+        status: str | None = (
+            await conn.execute(
+                sa.select(ev.c.status).where(ev.c.partner_id == partner, ev.c.event_id == event_id)
+            )
+        ).scalar_one_or_none()
+        return status
+
+
+async def test_other_events_after_close_are_recorded_202_and_change_nothing(api: Api) -> None:
+    oid, sid, node = await _cancelled_order(api, 1)
     on_hand = await api.position(node, "BOOT-HIKE-9")
     for type_ in ("fulfillment.accepted", "fulfillment.rejected", "shipment.delivered"):
-        r = await api.signed(node, "events", _event(sid, type_))
-        assert_problem(r, 409, "already closed", type_, "not applied")
+        ev = _event(sid, type_)
+        r = await api.signed(node, "events", ev)
+        assert r.status_code == 202, r.text
+        assert r.json() == {
+            "event_id": ev["event_id"],
+            "order_id": oid,
+            "shipment_id": sid,
+            "status": "order-closed",
+        }
+        assert await _stored_status(api, node, ev["event_id"]) == "order-closed"
+        again = await api.signed(node, "events", ev)
+        assert again.status_code == 200 and again.json()["status"] == "duplicate"
     assert await api.position(node, "BOOT-HIKE-9") == on_hand
     assert await _escalations(api, sid) == []
 
 
-async def test_shipped_after_close_of_a_shipment_that_was_not_released_is_a_409(api: Api) -> None:
+async def test_shipped_after_close_of_a_shipment_that_was_not_released_is_recorded_only(
+    api: Api,
+) -> None:
     oid, sid, node = await _order_with_shipment(api)
     for type_ in ("fulfillment.accepted", "shipment.shipped", "shipment.delivered"):
         assert (await api.signed(node, "events", _event(sid, type_))).status_code == 202
     await api.deps.dom.handle(oid).result()
     on_hand = await api.position(node, "BOOT-HIKE-9")
     late = _event(sid, "shipment.shipped", carrier="UPS", tracking="AGAIN")
-    assert_problem(await api.signed(node, "events", late), 409, "already closed", "not applied")
+    r = await api.signed(node, "events", late)
+    assert r.status_code == 202 and r.json()["status"] == "order-closed", r.text
     assert await api.position(node, "BOOT-HIKE-9") == on_hand
     assert await _escalations(api, sid) == []

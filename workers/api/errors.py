@@ -43,13 +43,21 @@ TITLES = {
 
 
 class Problem(Exception):
-    """An error with an HTTP status, a short machine-readable kind and a human `detail`."""
+    """An error with an HTTP status, a short machine-readable kind and a human `detail`;
+    `headers` go on the response (a 503's `Retry-After`)."""
 
     def __init__(
-        self, status: int, kind: str, detail: str, *, errors: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.kind, self.detail, self.errors = status, kind, detail, errors
+        self.headers = dict(headers or {})
 
 
 class ProblemDoc(BaseModel):
@@ -69,6 +77,7 @@ def problem_response(
     detail: str,
     instance: str | None = None,
     errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": TYPE_BASE + kind,
@@ -80,7 +89,7 @@ def problem_response(
         body["instance"] = instance
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
@@ -133,10 +142,17 @@ def parse_model(model: type[M], raw: bytes, what: str, *, empty_ok: bool = False
         raise validation_problem(e, what) from None
 
 
+# Seconds a client should wait before trying again after a 503 (Temporal unavailable).
+TEMPORAL_RETRY_AFTER_SECONDS = 5
+
+
 def temporal_problem(err: RPCError, what: str) -> Problem:
     if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return Problem(
-            503, "temporal-unavailable", f"Temporal is unavailable while {what}: {err.message}"
+            503,
+            "temporal-unavailable",
+            f"Temporal is unavailable while {what}: {err.message}",
+            headers={"Retry-After": str(TEMPORAL_RETRY_AFTER_SECONDS)},
         )
     return Problem(502, "temporal-error", f"Temporal refused {what}: {err.message}")
 
@@ -160,7 +176,9 @@ def install(app: FastAPI) -> None:
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(exc.status, exc.kind, exc.detail, request.url.path, exc.errors)
+        return problem_response(
+            exc.status, exc.kind, exc.detail, request.url.path, exc.errors, exc.headers
+        )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)
@@ -185,7 +203,7 @@ def install(app: FastAPI) -> None:
     async def on_rpc(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RPCError)
         p = temporal_problem(exc, f"serving {request.method} {request.url.path}")
-        return problem_response(p.status, p.kind, p.detail, request.url.path)
+        return problem_response(p.status, p.kind, p.detail, request.url.path, headers=p.headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug, not bad input: log it with the traceback, count it, answer without internals.

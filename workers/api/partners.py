@@ -2,25 +2,34 @@
 (`X-DOM-Timestamp`, `X-DOM-Signature`) with the partner's own secret.
 
 Order of checks, so a refused request never changes anything: signature (401) -> body (422) ->
-already handled (200) -> the shipment exists in the DOM's records (404) -> its node belongs to this
-partner (403) -> the event's lines are part of it (422) -> signal the order workflow (the only
-Temporal call an event costs) -> remember the event id.
+already stored (200 duplicate) -> the shipment exists in the DOM's records (404) -> its node
+belongs to this partner (403) -> the event's lines are part of it (422) -> store the event
+(`partner_events`, committed; 503 + Retry-After if the database cannot take it) -> signal the
+order workflow (the only Temporal call an event costs; no query) -> 202.
+
+Once stored, an event is never refused: a signal Temporal does not take now leaves it pending
+for the worker's delivery loop (202 "pending"), and an order that has already ended still gets
+it recorded (202 "order-closed"). A 4xx means no retry of this request could ever succeed.
+docs/partners.md lists every answer and what the partner should do.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ValidationError
-from temporalio.service import RPCError, RPCStatusCode
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from activities.alerts.feed_health import record_feed_failure, record_feed_ok
 from activities.fulfillment.records import ShipmentRecord, lookup_shipment
 from activities.inventory.db import utcnow
 from activities.inventory.feeds import FeedRejected, FeedResult, apply_feed
-from activities.inventory.outbound import record_unplanned_outbound
+from activities.partner_events import delivery, store
 from dom_workflows.backorder.models import StockArrival
 from dom_workflows.order.models import ShipmentEvent, ShipmentEventType
 from dom_workflows.partners.models import (
@@ -29,7 +38,6 @@ from dom_workflows.partners.models import (
     PartnerEvent,
     order_id_of_shipment,
 )
-from workers.api import keys
 from workers.api.auth import signed
 from workers.api.deps import ApiDeps, get_deps
 from workers.api.errors import Problem, parse_json, validation_problem
@@ -46,19 +54,32 @@ SIGNED = {
         {"name": "X-DOM-Signature", "in": "header", "required": True, "schema": {"type": "string"}},
     ]
 }
+# How long a partner should wait before posting again when the DOM could not store its event.
+STORAGE_RETRY_AFTER_SECONDS = 5
+
+ReceiptStatus = Literal["applied", "pending", "order-closed", "recorded-after-close", "duplicate"]
+# What the stored event's delivery came to, as the partner is told.
+RECEIPT: dict[delivery.Outcome, ReceiptStatus] = {
+    "delivered": "applied",
+    "pending": "pending",
+    "order-closed": "order-closed",
+    "recorded-after-close": "recorded-after-close",
+}
 
 
 class EventReceipt(BaseModel):
+    """Every 2xx means the DOM holds the event durably: never send it again.
+
+    applied: the order took it. pending: stored, the order is told as soon as Temporal takes the
+    signal. order-closed: the order had ended; recorded for ops and reconciliation.
+    recorded-after-close: a shipped event for a shipment the DOM had cancelled after the order
+    ended; the units were taken out of on_hand and an escalation filed. duplicate: this event
+    id was received before (200)."""
+
     event_id: str
     order_id: str
     shipment_id: str
-    # recorded-after-close: the order had ended and the DOM had cancelled this shipment, but the
-    # node shipped it anyway; the units were taken out of on_hand and an escalation filed.
-    status: Literal["applied", "duplicate", "recorded-after-close"]
-
-
-def _event_key(partner_id: str, event_id: str) -> str:
-    return keys.make_key("partner-event", partner_id, event_id)
+    status: ReceiptStatus
 
 
 def _owner(deps: ApiDeps, node_id: str) -> str:
@@ -95,11 +116,37 @@ def _parse_event(body: bytes) -> PartnerEvent:
         raise validation_problem(e, "the partner event") from None
 
 
+@contextmanager
+def _storage_needed(what: str) -> Iterator[None]:
+    """The database is how an event becomes durable: if it cannot be read or written, the
+    event was not taken, and the partner should simply post it again shortly (503)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError, PoolTimeout, OSError) as e:
+        log.warning("partner event not stored (%s): %s", what, e)
+        raise Problem(
+            503,
+            "storage-unavailable",
+            f"the DOM could not store {what} just now; nothing was recorded, post it again "
+            f"in {STORAGE_RETRY_AFTER_SECONDS} s",
+            headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+        ) from None
+
+
+def _receipt(event: PartnerEvent, order_id: str, status: ReceiptStatus) -> EventReceipt:
+    return EventReceipt(
+        event_id=event.event_id, order_id=order_id, shipment_id=event.shipment_id, status=status
+    )
+
+
 @router.post(
     "/v1/partners/{partner_id}/events",
     response_model=EventReceipt,
     status_code=202,
-    responses={200: {"model": EventReceipt, "description": "already handled"}, **PROBLEMS},
+    responses={
+        200: {"model": EventReceipt, "description": "already received (duplicate)"},
+        **PROBLEMS,
+    },
     openapi_extra={
         **SIGNED,
         "requestBody": {
@@ -112,7 +159,8 @@ async def partner_event(
     partner_id: str, request: Request, response: Response, deps: ApiDeps = Depends(get_deps)
 ) -> EventReceipt:
     """A partner reports on a fulfilment request: accepted, rejected, shipped or delivered.
-    202 when it was passed to the order; 200 when this event id was handled before."""
+    202 once the event is stored (applied, pending or order-closed); 200 when this event id was
+    received before; 503 with Retry-After when it could not be stored."""
     body = await verified_partner_body(request, partner_id, deps.secrets, deps.clock)
     event = _parse_event(body)
     try:
@@ -127,17 +175,50 @@ async def partner_event(
             "order-mismatch",
             f"shipment {event.shipment_id} belongs to order {order_id}, not {event.order_id}",
         )
-    key = _event_key(partner_id, event.event_id)
-    if await keys.lookup(deps.engine, key) is not None:
-        response.status_code = 200
-        return EventReceipt(
+    with _storage_needed(f"event {event.event_id}"):
+        if await store.find(deps.engine, partner_id, event.event_id) is not None:
+            response.status_code = 200
+            return _receipt(event, order_id, "duplicate")
+        # Who owns the shipment comes from the DOM's own records: no query to the order
+        # workflow, so an event costs exactly one Temporal call (the signal).
+        rec = await _known_shipment(deps, partner_id, event, order_id)
+        _check_lines(event, rec)
+        signal = ShipmentEvent(
             event_id=event.event_id,
-            order_id=order_id,
             shipment_id=event.shipment_id,
-            status="duplicate",
+            type=cast(ShipmentEventType, EVENT_TO_SHIPMENT_EVENT[event.type]),
+            carrier=event.carrier,
+            tracking=event.tracking,
+            reason=event.reason,
+            lines=event.lines,
+            occurred_at=event.occurred_at,
         )
-    # Who owns the shipment comes from the DOM's own records: no query to the order workflow,
-    # so an event costs exactly one Temporal call (the signal).
+        stored = await store.record(
+            deps.engine,
+            partner_id=partner_id,
+            partner_type=event.type,
+            order_id=order_id,
+            signal=signal,
+        )
+    if stored is None:  # the same event id, stored by a concurrent request a moment ago
+        response.status_code = 200
+        return _receipt(event, order_id, "duplicate")
+    # Durable from here on: whatever the signal does, the answer is a 202.
+    try:
+        outcome = await delivery.deliver(deps.engine, deps.dom.client, stored)
+    except Exception:  # e.g. the database went away after the insert
+        log.exception("partner event %s stored; delivery left to the worker", event.event_id)
+        outcome = "pending"
+    log.debug("%s: %s %s for %s: %s", partner_id, event.type, event.event_id, order_id, outcome)
+    return _receipt(event, order_id, RECEIPT[outcome])
+
+
+async def _known_shipment(
+    deps: ApiDeps, partner_id: str, event: PartnerEvent, order_id: str
+) -> ShipmentRecord:
+    """The shipment as the DOM routed it, sent to a node this partner operates. Its
+    reservation rows are written before any node hears of it and never deleted, so a shipment
+    not found here is one the DOM never created: the 404 is final."""
     found = await lookup_shipment(deps.engine, event.shipment_id)
     rec = found.record
     if rec is None:
@@ -158,84 +239,7 @@ async def partner_event(
             f"shipment {rec.shipment_id} was sent to node {rec.node}, which partner {partner_id} "
             "does not operate",
         )
-    _check_lines(event, rec)
-    signal = ShipmentEvent(
-        event_id=event.event_id,
-        shipment_id=event.shipment_id,
-        type=cast(ShipmentEventType, EVENT_TO_SHIPMENT_EVENT[event.type]),
-        carrier=event.carrier,
-        tracking=event.tracking,
-        reason=event.reason,
-        lines=event.lines,
-        occurred_at=event.occurred_at,
-    )
-    try:
-        await deps.dom.send_shipment_event(order_id, signal)
-    except RPCError as e:
-        if e.status != RPCStatusCode.NOT_FOUND:
-            raise
-        if signal.type == "shipped" and rec.released:
-            return await _shipped_after_close(deps, partner_id, event, rec, key)
-        raise Problem(
-            409,
-            "order-closed",
-            f"order {order_id} is already closed; the {event.type} event was not applied",
-        ) from None
-    # Remembered only after the signal landed: a failed signal can be retried by the partner.
-    # A concurrent duplicate may also have signalled; the workflow dedupes by event id.
-    await keys.remember(
-        deps.engine, key, "partner-event", {"order_id": order_id, "type": event.type}
-    )
-    log.debug("%s: %s %s for %s", partner_id, event.type, event.event_id, event.shipment_id)
-    return EventReceipt(
-        event_id=event.event_id, order_id=order_id, shipment_id=event.shipment_id, status="applied"
-    )
-
-
-async def _shipped_after_close(
-    deps: ApiDeps, partner_id: str, event: PartnerEvent, rec: ShipmentRecord, key: str
-) -> EventReceipt:
-    """The order is closed and had released every unit of this shipment, yet the node shipped
-    it: the units left all the same. Take them out of on_hand (once per event) and escalate."""
-    shipped = (
-        [(rec.skus[ln.line_id], ln.qty) for ln in event.lines]
-        if event.lines
-        else [(rec.skus[line_id], qty) for line_id, qty in rec.lines.items()]
-    )
-    units = await record_unplanned_outbound(
-        deps.engine,
-        order_id=rec.order_id,
-        shipment_id=rec.shipment_id,
-        node=rec.node,
-        lines=shipped,
-        reference=f"partner-event:{partner_id}:{event.event_id}",
-        note=(
-            f"{partner_id} reported {event.type} ({event.event_id}"
-            + (f", {event.carrier} {event.tracking}" if event.carrier or event.tracking else "")
-            + ") after the order had closed"
-        ),
-    )
-    await keys.remember(
-        deps.engine,
-        key,
-        "partner-event",
-        {"order_id": rec.order_id, "type": event.type, "recorded_after_close": units},
-    )
-    log.warning(
-        "%s: %s %s for %s after order %s closed; %d units recorded as unplanned outbound",
-        partner_id,
-        event.type,
-        event.event_id,
-        rec.shipment_id,
-        rec.order_id,
-        units,
-    )
-    return EventReceipt(
-        event_id=event.event_id,
-        order_id=rec.order_id,
-        shipment_id=rec.shipment_id,
-        status="recorded-after-close",
-    )
+    return rec
 
 
 @router.post(

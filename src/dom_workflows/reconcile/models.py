@@ -20,6 +20,9 @@ FindingKind = Literal[
     "unknown-shipment",  # the node holds a request the DOM does not know
     "never-delivered",  # the DOM shows a shipment the node does not have
     "status-mismatch",  # any other disagreement about a shipment's status
+    # stored partner events (activities/partner_events)
+    "undelivered-event",  # stored but not yet taken by its order: re-deliver it
+    "event-after-close",  # shipped after the DOM cancelled it and the order closed: escalate
     # payment side
     "orphan-capture",  # a capture for a shipment the DOM does not know: void it
     "unrecorded-capture",  # a capture for a known shipment the order does not record
