@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.returns.activities import ReturnClientActivities
 from dom_workflows.backorder.models import StockArrival, waitlist_workflow_id
+from dom_workflows.money import Money
 from dom_workflows.order import search_attributes as attrs
 from dom_workflows.order.models import OrderStatus
 from dom_workflows.returns import logic
@@ -22,8 +23,10 @@ from dom_workflows.returns.models import (
     ExchangeLine,
     ReceivedUnits,
     ReturnLineRequest,
+    ReturnLineState,
     ReturnReceipt,
     ReturnRequest,
+    ReturnState,
     ReturnStatus,
     WakeBackorders,
     return_workflow_id,
@@ -162,3 +165,38 @@ async def test_wake_backorders_signals_the_skus_waiting_list_by_name(
             await asyncio.sleep(0.05)
         assert seen == [StockArrival(node="wh-columbus", qty=2, reference="RMA-1:1")]
         await handle.terminate()
+
+
+def test_return_details_show_lines_as_an_aligned_block_not_a_pipe_table() -> None:
+    """The Temporal UI draws pipe tables without padding ("qtyreceived..."): the lines go in a
+    fenced block whose columns line up."""
+    st = ReturnState(
+        rma_id="RMA-1",
+        order_id="o-1",
+        workflow_id="return-RMA-1",
+        status=ReturnStatus.RECEIVED,
+        requested_by="ops",
+        exchange=False,
+        lines=[
+            ReturnLineState(
+                line_id="1",
+                sku="FLEECE-M",
+                qty=2,
+                unit_price=Money(amount=Decimal("79.00"), currency="USD"),
+                received=2,
+            )
+        ],
+    )
+    md = logic.details_markdown(st)
+    block = md.split("```")[1].strip("\n").splitlines()
+    assert "|" not in md
+    assert block[0].split() == [
+        "line",
+        "sku",
+        "qty",
+        "received",
+        "resell/refurbish/scrap",
+        "restocked",
+    ]
+    assert block[1].split() == ["1", "FLEECE-M", "2", "2", "0/0/0", "0"]
+    assert block[0].index("qty") + len("qty") == block[1].index(" 2 ") + 2  # numbers to the right

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from dom_workflows.common.text import count
 from dom_workflows.money import Money
+from dom_workflows.order.markdown import code_table
 from dom_workflows.order.models import OrderLine, OrderRequest
 from dom_workflows.returns.models import (
     GRADES,
@@ -117,12 +118,11 @@ def replacement_summary(order: OrderRequest, rma_id: str) -> str:
     )[:200]
 
 
+def _dispositions(ln: ReturnLineState) -> str:
+    return f"{ln.resell}/{ln.refurbish}/{ln.scrap}"
+
+
 def details_markdown(st: ReturnState) -> str:
-    rows = "\n".join(
-        f"| {ln.line_id} | {ln.sku} | {ln.qty} | {ln.received} | {ln.resell} / {ln.refurbish} / "
-        f"{ln.scrap} | {ln.restocked} |"
-        for ln in st.lines
-    )
     parts = [
         f"**{st.rma_id}** of order {st.order_id} · **{st.status.value}**"
         + (" · exchange" if st.exchange else ""),
@@ -137,8 +137,11 @@ def details_markdown(st: ReturnState) -> str:
         parts.append(f"**To refund manually** {st.manual_refund}")
     if st.exchange_order_id:
         parts.append(f"**Replacement order** {st.exchange_order_id}")
-    table = (
-        "| line | sku | qty | received | resell / refurbish / scrap | restocked |\n"
-        "|---|---|---|---|---|---|\n" + rows
+    table = code_table(
+        ["line", "sku", "qty", "received", "resell/refurbish/scrap", "restocked"],
+        [
+            [ln.line_id, ln.sku, ln.qty, ln.received, _dispositions(ln), ln.restocked]
+            for ln in st.lines
+        ],
     )
     return "  \n".join(parts) + "\n\n" + table
