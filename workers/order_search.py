@@ -68,6 +68,7 @@ class OrderSummary(BaseModel):
     value: str | None = Field(
         description="OrderValue in the order's currency, two decimals (a float attribute)"
     )
+    currency: str | None = Field(description="OrderCurrency: ISO 4217 code of `value`")
     nodes: list[str]
     escalated: bool
     backordered: bool
@@ -163,6 +164,7 @@ def summary(wf: WorkflowExecution) -> OrderSummary:
         customer_id=sa.get(attrs.CUSTOMER_ID),
         tier=sa.get(attrs.CUSTOMER_TIER),
         value=f"{value:.2f}" if value is not None else None,
+        currency=sa.get(attrs.ORDER_CURRENCY),
         nodes=list(sa.get(attrs.FULFILLMENT_NODES) or []),
         escalated=bool(sa.get(attrs.ESCALATED)),
         backordered=bool(sa.get(attrs.BACKORDERED)),

@@ -56,6 +56,7 @@ async def test_lists_filters_and_pages_from_search_attributes(dev_api: Api) -> N
     one = next(i for i in mine if i["order_id"] == ids[2])
     assert one["workflow_id"] == f"order-{ids[2]}" and one["channel"] == "marketplace"
     assert one["customer_id"] == customer and one["tier"] == "vip" and one["value"] == "50.00"
+    assert one["currency"] == "USD"
     assert one["status"] in {s.value for s in OrderStatus}
     assert one["started_at"] and one["escalated"] is False and one["backordered"] is False
 

@@ -364,7 +364,7 @@ def list_orders(
             o.channel or "",
             o.customer_id or "",
             o.tier or "",
-            o.value or "",
+            " ".join(v for v in (o.value, o.currency) if v),
             ", ".join(o.nodes),
             ", ".join(flags),
             o.started_at.strftime("%Y-%m-%d %H:%M:%S") if o.started_at else "",
