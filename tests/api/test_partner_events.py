@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio.client import Client, Interceptor, OutboundInterceptor, SignalWorkflowInput
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -21,7 +21,7 @@ from activities.partner_events import store
 from activities.partner_events.delivery import deliver_due
 from activities.partner_events.findings import stored_event_findings
 from activities.reconcile.reconciler import Reconciler
-from dom_workflows.order.models import OrderState, ShipmentStatus
+from dom_workflows.order.models import OrderState, ShipmentEvent, ShipmentStatus
 from tests.support.api import Api, assert_problem
 from workers.client import DomClient
 from workers.partner_events import delivering
@@ -104,6 +104,7 @@ async def _make_due(api: Api, event_id: str) -> None:
 @pytest.mark.parametrize(
     "refusal",
     [RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED],
+    ids=lambda code: code.name,
 )
 async def test_a_signal_temporal_refuses_is_stored_pending_and_answered_202(
     api: Api, monkeypatch: pytest.MonkeyPatch, refusal: RPCStatusCode
@@ -268,3 +269,44 @@ async def test_reconciliation_reads_stored_events_redelivers_pending_escalates_a
         api.engine, now - timedelta(hours=1), now - timedelta(hours=1)
     )
     assert not [f for f in recent if f.kind == "undelivered-event" and f.order_id == oid]
+
+
+async def test_the_store_keeps_one_row_per_event_and_settles_it_once(
+    ledger_engine: AsyncEngine,
+) -> None:
+    """On SQLite and PostgreSQL: a concurrent repeat is refused by the unique key, a failed
+    attempt backs off, a row is settled once."""
+    signal = ShipmentEvent(
+        event_id=f"ev-{uuid.uuid4().hex[:8]}", shipment_id="ST-1:1:wh-reno", type="accepted"
+    )
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    kw: dict[str, Any] = {"partner_id": "wh-reno", "partner_type": "fulfillment.accepted"}
+    first = await store.record(ledger_engine, order_id="ST-1", signal=signal, now=at, **kw)
+    assert first is not None and first.status == "pending"
+    assert await store.record(ledger_engine, order_id="ST-1", signal=signal, now=at, **kw) is None
+    # Another partner may use the same event id: it is a different event.
+    other = await store.record(
+        ledger_engine,
+        order_id="ST-1",
+        signal=signal,
+        now=at,
+        partner_id="wh-dallas",
+        partner_type="fulfillment.accepted",
+    )
+    assert other is not None and other.id != first.id
+    found = await store.find(ledger_engine, "wh-reno", signal.event_id)
+    assert found is not None and found.signal == signal and found.received_at == at
+    assert await store.due(ledger_engine, at) == []  # the request's own attempt comes first
+    await store.failed(ledger_engine, first, "UNAVAILABLE: down", at)
+    assert [e.id for e in await store.due(ledger_engine, at + timedelta(seconds=9))] == []
+    [due] = [
+        e for e in await store.due(ledger_engine, at + timedelta(seconds=10)) if e.id == first.id
+    ]
+    assert (due.attempts, due.last_error) == (1, "UNAVAILABLE: down")
+    assert await store.settle(ledger_engine, first.id, "delivered", at) is True
+    assert await store.settle(ledger_engine, first.id, "order-closed", at) is False
+    stored = await store.find(ledger_engine, "wh-reno", signal.event_id)
+    assert stored is not None and stored.status == "delivered"
+    assert await store.settle_redelivered(ledger_engine, "ST-1", [signal.event_id], at) == 1
+    dallas = await store.find(ledger_engine, "wh-dallas", signal.event_id)
+    assert dallas is not None and dallas.status == "delivered"
