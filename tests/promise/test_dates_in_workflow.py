@@ -17,7 +17,6 @@ from dom_workflows.promise.dates import (
     node_calendar,
     ship_dates,
 )
-from workers.worker import workflow_runner
 
 
 @workflow.defn(sandboxed=True)
@@ -35,6 +34,10 @@ class DatesWorkflow:
 async def test_a_sandboxed_workflow_dates_shipments_like_the_api(
     time_env: WorkflowEnvironment, network: Network, task_queue: str
 ) -> None:
+    # Imported here, not at the top: the sandbox re-imports this module (it defines the
+    # workflow), and the worker module brings the OTLP exporter, which no workflow may import.
+    from workers.worker import workflow_runner
+
     async with Worker(
         time_env.client,
         task_queue=task_queue,
