@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.inventory.models import (
         OrderToRoute,
         ReserveAndRouteInput,
+        ReserveAndRouteResult,
         SourcingLine,
         ValidatedOrder,
     )
@@ -135,7 +136,10 @@ class Routing:
                 book.line(sl.line_id).allocated += sl.qty
         book.state.shipments.extend(new)
         for b in result.backordered:
-            book.line(b.line_id).backordered += b.qty
+            # Never more than the line has unaccounted for: a stored plan (below) may have
+            # been made for other units than this call asked for.
+            ln = book.line(b.line_id)
+            ln.backordered += min(b.qty, max(bk.pending_units(ln), 0))
         book.state.routes.append(
             RouteSummary(
                 attempt=result.attempt,
@@ -147,10 +151,53 @@ class Routing:
             )
         )
         book.event("routed", f"attempt {result.attempt}: {result.summary}")
+        unwaited = (
+            await self._adopt_stored_plan(result, pending, new)
+            if (_covered(result) != {s.line_id: s.qty for s in pending})
+            else 0
+        )
         book.refresh()
-        if result.backordered and not from_backorder:
+        if (result.backordered or unwaited) and not from_backorder:
             await self._backorders.sync()
         return new
+
+    async def _adopt_stored_plan(
+        self, result: ReserveAndRouteResult, asked: list[SourcingLine], new: list[Shipment]
+    ) -> int:
+        """The attempt answered with a plan for other units than it asked for: an earlier try of
+        this workflow task (a worker killed after the local activity committed) reserved it, and
+        the retried task saw more (another rejection, a backorder's wake). What the ledger
+        reserved is the truth: units it reserved that the state had waiting for stock stop
+        waiting, units beyond what a line still needs are released, and units it did not cover
+        are routed again (the next loop, another attempt). Returns the units no longer waiting."""
+        book = self._book
+        book.event(
+            "routed",
+            f"attempt {result.attempt} had been reserved by an earlier try of this step "
+            f"for other units ({_describe(_covered(result))}; asked "
+            f"{_describe({s.line_id: s.qty for s in asked})}): adopted as reserved",
+        )
+        unwaited = 0
+        for ln in book.state.lines:
+            over = -bk.pending_units(ln)
+            if over > 0 and ln.backordered:
+                take = min(over, ln.backordered)
+                ln.backordered -= take
+                unwaited += take
+                over -= take
+            for sh in new:
+                sl = next((x for x in sh.lines if x.line_id == ln.line_id), None)
+                if over <= 0 or sl is None or sl.qty == 0:
+                    continue
+                n = min(over, sl.qty)
+                reason = f"attempt {result.attempt} had reserved more than line {ln.line_id} needs"
+                await self._undo.release(sh.shipment_id, reason, ln.line_id, n)
+                sl.qty -= n
+                ln.allocated -= n
+                over -= n
+            if bk.pending_units(ln) > 0:
+                self.needed = True  # not covered by the stored plan: route it again
+        return unwaited
 
     async def _out_of_attempts(self, pending: list[SourcingLine]) -> None:
         book = self._book
@@ -165,3 +212,15 @@ class Routing:
         book.event("backordered", what)
         book.refresh()
         await self._backorders.sync()
+
+
+def _covered(result: ReserveAndRouteResult) -> dict[str, int]:
+    """line -> units a routing result accounts for (reserved or backordered)."""
+    out: dict[str, int] = {}
+    for sl in [ln for f in result.fulfillments for ln in f.lines] + result.backordered:
+        out[sl.line_id] = out.get(sl.line_id, 0) + sl.qty
+    return out
+
+
+def _describe(per_line: dict[str, int]) -> str:
+    return ", ".join(f"line {k}: {units(v)}" for k, v in sorted(per_line.items())) or "nothing"

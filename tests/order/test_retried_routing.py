@@ -1,0 +1,113 @@
+"""A routing step tried again after a worker died (issue 13, "Shipments the DOM does not know").
+
+reserve_and_route is a local activity: its reservation commits in the worker before the
+workflow task that asked for it completes. A worker killed in between leaves the reservation
+(and its stored plan under that routing attempt) while the history knows nothing of it. The
+workflow task runs again on another worker and may see more than the first try did (a second
+rejection, a backorder's wake arrived meanwhile), so it asks the same attempt for other units;
+the activity answers with the stored plan of the first try. The order must adopt what the ledger
+reserved and still route what the plan did not cover, never leave units unrouted or a
+reservation it does not know of."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.inventory import ledger
+from activities.inventory.activities import InventoryActivities
+from dom_workflows.config import Settings
+from dom_workflows.inventory.models import ReserveAndRouteInput, ReserveAndRouteResult
+from dom_workflows.network import Network
+from dom_workflows.order.models import OrderState, OrderStatus, ShipmentStatus
+from tests.support.harness import OrderHarness, make_order, replace_activity
+from workers.worker import WORKFLOWS, client_activities, dependencies
+
+SKU = "TENT-4P"
+
+Router = Callable[[ReserveAndRouteInput], Awaitable[ReserveAndRouteResult]]
+
+
+def lost_first_try(real: InventoryActivities, attempt: int, units: int) -> Router:
+    """reserve_and_route whose first call for `attempt` comes after an earlier try of the same
+    workflow task (a killed worker) reserved that attempt for only `units` of the first line:
+    the stored plan the retried call gets back covers fewer units than it asks for."""
+    tried: set[int] = set()
+
+    @activity.defn(name="reserve_and_route")
+    async def router(inp: ReserveAndRouteInput) -> ReserveAndRouteResult:
+        if inp.attempt == attempt and attempt not in tried:
+            tried.add(attempt)
+            first = inp.lines[0].model_copy(update={"qty": units})
+            await real.reserve_and_route(inp.model_copy(update={"lines": [first]}))
+        return await real.reserve_and_route(inp)
+
+    return router
+
+
+async def ship_open(h: OrderHarness, handle: Any, st: OrderState, done: set[str]) -> None:
+    """The nodes take, ship and deliver every request the order has sent and not yet settled."""
+    for sh in st.shipments:
+        if sh.shipment_id in done or sh.status != ShipmentStatus.REQUESTED:
+            continue
+        done.add(sh.shipment_id)
+        for kind in ("accepted", "shipped", "delivered"):
+            await h.event(handle, sh.shipment_id, kind)
+
+
+async def test_a_retried_reroute_adopts_the_stored_plan_and_routes_the_units_it_did_not_cover(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    async with dependencies(Settings(), engine=sqlite_engine, network=network) as deps:
+        real = InventoryActivities(deps.engine, deps.network, deps.policy)
+        activities = replace_activity(deps, "reserve_and_route", lost_first_try(real, 2, 1))
+        activities += client_activities(time_env.client, task_queue)
+        async with Worker(
+            time_env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
+        ):
+            h = OrderHarness(time_env.client, task_queue, sqlite_engine, time_env)
+            order = make_order([(SKU, 3)])
+            handle = await h.start(order)
+            st = await h.instructed(handle)
+            assert [sh.units for sh in st.shipments] == [3]
+            first = st.shipments[0]
+            await h.event(handle, first.shipment_id, "rejected", reason="no stock after all")
+            # Attempt 2 gets back a plan for 1 unit: the other 2 need attempt 3.
+            st = await h.until(
+                handle,
+                lambda s: sum(sh.units for sh in s.shipments if sh.status.is_open) == 3,
+                "all 3 units on a live shipment again",
+            )
+            done: set[str] = set()
+            while st.status not in (OrderStatus.COMPLETED, OrderStatus.FAILED):
+                await ship_open(h, handle, st, done)
+                st = await h.until(
+                    handle,
+                    lambda s: (
+                        s.status == OrderStatus.COMPLETED
+                        or any(
+                            sh.status == ShipmentStatus.REQUESTED and sh.shipment_id not in done
+                            for sh in s.shipments
+                        )
+                    ),
+                    "the order to complete or send another request",
+                )
+            await handle.result()
+            final = await h.state(handle)
+
+    assert final.status == OrderStatus.COMPLETED
+    line = final.lines[0]
+    assert (line.shipped, line.allocated, line.backordered, line.cancelled) == (3, 3, 0, 0)
+    # Every reservation the ledger made for the order is a shipment the order knows.
+    rows = await ledger.reservations_of(sqlite_engine, order.order_id)
+    known = {sh.shipment_id for sh in final.shipments}
+    assert {r["shipment_id"] for r in rows} <= known
+    assert all(r["status"] != "reserved" for r in rows)
+    consumed = sum(r["qty"] for r in rows if r["status"] == "consumed")
+    assert consumed == 3
+    assert not any("still reserved when the order closed" in e for e in final.escalations)
