@@ -28,6 +28,7 @@ from dom_workflows.inventory.models import (
     ConsumeInput,
     ConsumeResult,
     InventoryReceipt,
+    LedgerShipment,
     PlannedFulfillment,
     ReleaseInput,
     ReleaseResult,
@@ -412,7 +413,7 @@ class InventoryActivities:
             await preorders.release_order(conn, inp.order_id)
             if inp.closing is not None:
                 await records.close_order(conn, inp.order_id, inp.closing, ledger.utcnow())
-        return result
+        return result.model_copy(update={"shipments": await _ledger_shipments(self.engine, inp)})
 
     @activity.defn
     async def record_unplanned_outbound(self, inp: UnplannedOutbound) -> int:
@@ -427,3 +428,15 @@ class InventoryActivities:
             reference=inp.reference,
             note=inp.note,
         )
+
+
+async def _ledger_shipments(engine: AsyncEngine, inp: CloseOrderInput) -> list[LedgerShipment]:
+    """The order's reservations (every routing attempt) per shipment id and status."""
+    totals: dict[tuple[str, str], int] = {}
+    for r in await ledger.reservations_of(engine, inp.order_id):
+        key = (r["shipment_id"], r["status"])
+        totals[key] = totals.get(key, 0) + int(r["qty"])
+    return [
+        LedgerShipment(shipment_id=sid, status=status, units=n)
+        for (sid, status), n in sorted(totals.items())
+    ]

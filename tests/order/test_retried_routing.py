@@ -111,3 +111,46 @@ async def test_a_retried_reroute_adopts_the_stored_plan_and_routes_the_units_it_
     consumed = sum(r["qty"] for r in rows if r["status"] == "consumed")
     assert consumed == 3
     assert not any("still reserved when the order closed" in e for e in final.escalations)
+
+
+def orphan_beside_first(real: InventoryActivities, orphan_attempt: int) -> Router:
+    """reserve_and_route that, with the order's first routing, also leaves a reservation under
+    an attempt the order never makes: a lost try's reservation the order cannot know of."""
+
+    @activity.defn(name="reserve_and_route")
+    async def router(inp: ReserveAndRouteInput) -> ReserveAndRouteResult:
+        if inp.attempt == 1:
+            await real.reserve_and_route(inp.model_copy(update={"attempt": orphan_attempt}))
+        return await real.reserve_and_route(inp)
+
+    return router
+
+
+async def test_a_ledger_shipment_the_order_never_recorded_is_escalated_when_it_closes(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    async with dependencies(Settings(), engine=sqlite_engine, network=network) as deps:
+        real = InventoryActivities(deps.engine, deps.network, deps.policy)
+        activities = replace_activity(deps, "reserve_and_route", orphan_beside_first(real, 9))
+        activities += client_activities(time_env.client, task_queue)
+        async with Worker(
+            time_env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
+        ):
+            h = OrderHarness(time_env.client, task_queue, sqlite_engine, time_env)
+            order = make_order([(SKU, 1)])
+            handle = await h.start(order)
+            st = await h.instructed(handle)
+            await ship_open(h, handle, st, set())
+            await handle.result()
+            final = await h.state(handle)
+
+    orphan = next(
+        r["shipment_id"]
+        for r in await ledger.reservations_of(sqlite_engine, order.order_id)
+        if r["shipment_id"].startswith(f"{order.order_id}:9:")
+    )
+    assert final.status == OrderStatus.COMPLETED
+    assert orphan not in {sh.shipment_id for sh in final.shipments}
+    named = [e for e in final.escalations if orphan in e]
+    assert len(named) == 1, final.escalations
+    assert "1 unit released" in named[0] and "never recorded" in named[0]

@@ -188,11 +188,22 @@ class ReleasedReservation(BaseModel):
     qty: int
 
 
+class LedgerShipment(BaseModel):
+    """Units the ledger reserved for an order under one shipment id, by reservation status."""
+
+    shipment_id: str
+    status: str  # reserved, released, consumed
+    units: int
+
+
 class CloseOrderResult(BaseModel):
     order_id: str
     status: str
     released_units: int
     released: list[ReleasedReservation] = Field(default_factory=list)
+    # Every shipment id the ledger reserved under for the order, any routing attempt: the
+    # order checks them against its own shipments when it closes.
+    shipments: list[LedgerShipment] = Field(default_factory=list)
 
 
 __all__ = ["Address", "AtpRow", "AtpView"]

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from dom_workflows.common.models import ShipmentLine
     from dom_workflows.common.text import units
     from dom_workflows.insight.models import OrderClosing, outcome_of
-    from dom_workflows.inventory.models import CloseOrderInput
+    from dom_workflows.inventory.models import CloseOrderInput, CloseOrderResult
     from dom_workflows.order import state as bk
     from dom_workflows.order.book import OrderBook
     from dom_workflows.order.models import OrderStatus, ShipmentStatus
@@ -87,6 +87,26 @@ class Closing:
         if closed.released_units:
             self._book.escalate(
                 f"{units(closed.released_units)} still reserved when the order closed were released"
+            )
+        self._check_ledger(closed)
+
+    def _check_ledger(self, closed: CloseOrderResult) -> None:
+        """The ledger's shipments for this order (every routing attempt) are the order's own:
+        one it never recorded means the order's picture and the ledger's drifted apart (a
+        reservation made by a try whose answer was lost), so the node may hold a request and
+        the provider a capture the order does not know of. Ops and reconciliation are told,
+        with the evidence; it is never left silent."""
+        known = {sh.shipment_id for sh in self._book.state.shipments}
+        unknown: dict[str, list[str]] = {}
+        for held in closed.shipments:
+            if held.shipment_id not in known:
+                unknown.setdefault(held.shipment_id, []).append(
+                    f"{units(held.units)} {held.status}"
+                )
+        for sid, what in sorted(unknown.items()):
+            self._book.escalate(
+                f"the ledger holds shipment {sid} ({', '.join(what)}) that this order never "
+                "recorded: check the node's requests and the provider's captures for it"
             )
 
     def _closing_record(self) -> OrderClosing:
