@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -88,28 +88,46 @@ def _bars(
     return fig
 
 
+DAY_MS = 86_400_000
+
+
+def _daily(fig: go.Figure, days: Sequence[KpiRow]) -> go.Figure:
+    """Whole days on the axis: left alone, plotly zooms a single day (a fresh install's first
+    demo) down to sub-millisecond ticks and one bar as wide as the chart."""
+    fig.update_xaxes(type="date", dtick=DAY_MS, tickformat="%b %d")
+    if len(days) < 7 and days:
+        first = datetime.fromisoformat(str(days[0].group)[:10])
+        fig.update_xaxes(
+            range=[first - timedelta(days=3), first + timedelta(days=max(3, len(days) + 2))]
+        )
+    for trace in fig.data:
+        if isinstance(trace, go.Bar):
+            trace.width = DAY_MS * 0.8
+    return fig
+
+
 def figures(r: Reports) -> list[go.Figure]:
     day, node, channel = r.by_day.rows, r.by_node.rows, r.by_channel.rows
     money = lambda m: float(m.amount) if m is not None else None  # noqa: E731
     return [
-        _bars("Orders per day", "orders", day, {"orders": lambda x: x.orders}),
-        _lines("Cost and routing savings per order, by day", "per order", day, {
+        _daily(_bars("Orders per day", "orders", day, {"orders": lambda x: x.orders}), day),
+        _daily(_lines("Cost and routing savings per order, by day", "per order", day, {
             "cost per order": lambda x: money(x.cost_per_order),
             "routing savings per order": lambda x: (
                 float(x.routing_savings.amount) / x.orders if x.orders else None
             ),
-        }),
-        _lines("On time, by day", "%", day, {
+        }), day),
+        _daily(_lines("On time, by day", "%", day, {
             "on-time ship %": lambda x: _pct(x.on_time_ship),
             "on-time delivery %": lambda x: _pct(x.on_time_delivery),
-        }),
-        _lines("Splits, rejections, backorders, cancellations, returns, by day", "%", day, {
+        }), day),
+        _daily(_lines("Splits, rejections, backorders, cancellations, returns, by day", "%", day, {
             "split rate %": lambda x: _pct(x.split_rate),
             "rejection rate %": lambda x: _pct(x.rejection_rate),
             "backorder rate %": lambda x: _pct(x.backorder_rate),
             "cancellation rate %": lambda x: _pct(x.cancellation_rate),
             "return rate %": lambda x: _pct(x.return_rate),
-        }),
+        }), day),
         _bars("By node: on time and rejections", "%", node, {
             "on-time ship %": lambda x: _pct(x.on_time_ship),
             "on-time delivery %": lambda x: _pct(x.on_time_delivery),

@@ -79,3 +79,20 @@ async def test_chromium_renders_every_chart_without_errors(
     assert ">Orders per day</text>" in dom, "chart titles drawn"
     errors = [ln for ln in done.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
     assert not errors, errors
+
+
+async def test_a_single_day_is_drawn_on_a_day_axis(
+    sqlite_engine: AsyncEngine, network: Network
+) -> None:
+    """A fresh install's first demo has one day of orders: the daily charts keep whole-day ticks
+    and a bar one day wide, not plotly's sub-millisecond zoom."""
+    await seed_sample_history(sqlite_engine, network, END, days=1, per_day=12)
+    reports = await report.load(sqlite_engine, END - timedelta(days=1), END)
+    assert len(reports.by_day.rows) == 1
+    daily = report.figures(reports)[:4]
+    for fig in daily:
+        axis = fig.layout.xaxis
+        assert (axis.type, axis.tickformat, axis.dtick) == ("date", "%b %d", report.DAY_MS)
+        start, end = (datetime.fromisoformat(str(v)) for v in axis.range)
+        assert end - start >= timedelta(days=6)
+    assert daily[0].data[0].width == report.DAY_MS * 0.8
