@@ -106,3 +106,14 @@ def test_free_text_reasons_and_ids_never_become_label_values() -> None:
     assert reason_of(None) == "unspecified"
     assert node_of_shipment("WEB-1:2:wh-dallas") == "wh-dallas"
     assert node_of_shipment("garbage") == "unknown"
+
+
+def test_the_exposition_has_no_created_timestamp_series() -> None:
+    from prometheus_client import generate_latest
+
+    from workers.observability import metrics
+
+    metrics.ORDERS_RECEIVED.labels(channel="web").inc(0)
+    text = generate_latest(REGISTRY).decode()
+    assert "dom_orders_received_total{" in text
+    assert "_created{" not in text

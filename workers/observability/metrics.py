@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import re
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, disable_created_metrics
+
+# One `_created` timestamp series per counter and histogram doubles what is scraped and says
+# nothing Prometheus does not already know from the process start.
+disable_created_metrics()
 
 # Money is exported as a float in the network's currency unit (a label says which).
 COST_BUCKETS = (1.0, 2.5, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 50.0, 75.0, 100.0, 200.0, 500.0)
