@@ -21,10 +21,17 @@ from temporalio.worker import Worker
 
 from activities.inventory import ledger
 from activities.inventory.activities import InventoryActivities
+from dom_workflows.backorder.models import BackorderResult
 from dom_workflows.config import Settings
-from dom_workflows.inventory.models import ReserveAndRouteInput, ReserveAndRouteResult
+from dom_workflows.inventory.models import (
+    InventoryReceipt,
+    ReserveAndRouteInput,
+    ReserveAndRouteResult,
+    SourcingLine,
+)
 from dom_workflows.network import Network
 from dom_workflows.order.models import OrderState, OrderStatus, ShipmentStatus
+from tests.support.catalog import with_unstocked_sku
 from tests.support.harness import OrderHarness, make_order, replace_activity
 from workers.worker import WORKFLOWS, client_activities, dependencies
 
@@ -154,3 +161,71 @@ async def test_a_ledger_shipment_the_order_never_recorded_is_escalated_when_it_c
     named = [e for e in final.escalations if orphan in e]
     assert len(named) == 1, final.escalations
     assert "1 unit released" in named[0] and "never recorded" in named[0]
+
+
+WAITING_SKU = "KAYAK-SEAT"  # nobody stocks it: the order's first line waits for it
+
+
+def woken_first(real: InventoryActivities, waiting: SourcingLine) -> Router:
+    """reserve_and_route whose attempt 2 had first been tried for the backordered line (the
+    wake a killed worker was handling); the retried task asks it for the re-routed line."""
+    tried: set[int] = set()
+
+    @activity.defn(name="reserve_and_route")
+    async def router(inp: ReserveAndRouteInput) -> ReserveAndRouteResult:
+        if inp.attempt == 2 and 2 not in tried:
+            tried.add(2)
+            await real.reserve_and_route(inp.model_copy(update={"lines": [waiting]}))
+        return await real.reserve_and_route(inp)
+
+    return router
+
+
+async def test_a_retried_reroute_whose_stored_plan_took_the_backordered_line_stops_its_wait(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    """Order ...-0059's path: a line waits for stock, the stock arrives and the wake is being
+    handled (attempt 2 reserves the waiting line) when the worker dies; the retried task first
+    re-routes a rejected shipment, asking attempt 2 for that line, and gets the wake's plan. The
+    order must record the waiting line as reserved (not backordered), tell its backorder, and
+    still route the rejected line."""
+    net = await with_unstocked_sku(sqlite_engine, network, WAITING_SKU)
+    async with dependencies(Settings(), engine=sqlite_engine, network=net) as deps:
+        real = InventoryActivities(deps.engine, deps.network, deps.policy)
+        order = make_order([(WAITING_SKU, 2), (SKU, 1)])
+        waiting = SourcingLine(line_id="1", sku=WAITING_SKU, qty=2, unit_price=50)
+        activities = replace_activity(deps, "reserve_and_route", woken_first(real, waiting))
+        activities += client_activities(time_env.client, task_queue)
+        async with Worker(
+            time_env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
+        ):
+            h = OrderHarness(time_env.client, task_queue, sqlite_engine, time_env)
+            handle = await h.start(order)
+            st = await h.until(
+                handle,
+                lambda s: s.lines[0].backordered == 2 and s.backorder_workflow_id is not None,
+                "the first line waiting for stock",
+            )
+            st = await h.instructed(handle)
+            stocked = st.shipments[0]
+            receipt = InventoryReceipt(node="wh-dallas", sku=WAITING_SKU, qty=2, reference="ASN")
+            assert await ledger.receive(sqlite_engine, receipt)  # its wake is the lost one
+            await h.event(handle, stocked.shipment_id, "rejected", reason="damaged")
+            st = await h.until(
+                handle,
+                lambda s: sum(sh.units for sh in s.shipments if sh.status.is_open) == 3,
+                "both lines on live shipments",
+            )
+            assert st.backorder_workflow_id is not None
+            child = h.client.get_workflow_handle(
+                st.backorder_workflow_id, result_type=BackorderResult
+            )
+            done = await child.result()  # told nothing waits any more, it ends
+            final = await h.state(handle)
+
+    assert (final.lines[0].allocated, final.lines[0].backordered) == (2, 0)
+    assert (final.lines[1].allocated, final.lines[1].backordered) == (1, 0)
+    assert done.expired == {}
+    rows = await ledger.reservations_of(sqlite_engine, order.order_id)
+    live = {r["shipment_id"] for r in rows if r["status"] == "reserved"}
+    assert live == {sh.shipment_id for sh in final.shipments if sh.status.is_open}
