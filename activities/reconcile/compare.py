@@ -38,6 +38,8 @@ class OrderView:
     order_id: str
     state: OrderState | None
     routed: dict[str, str] = field(default_factory=dict)  # shipment id -> node (reservations)
+    # Refunded through the provider by the order's returns (their workflows record them).
+    returns_refunded: Decimal = Decimal(0)
 
     def shipment(self, shipment_id: str) -> Shipment | None:
         if self.state is None:
@@ -363,20 +365,21 @@ def payment_findings(
             continue
         provider = _amount(a["captured"]) - orphaned.get(aid, Decimal(0))
         provider_refunded = refunded.get(order_id, Decimal(0))
-        if provider != pay.captured.amount or provider_refunded != pay.refunded.amount:
+        dom_refunded = pay.refunded.amount + (view.returns_refunded if view else Decimal(0))
+        if provider != pay.captured.amount or provider_refunded != dom_refunded:
             found.append(
                 Finding(
                     kind="payment-total-mismatch",
                     subject=aid,
                     order_id=order_id,
                     summary=f"order {order_id}: captured {pay.captured.amount} / refunded "
-                    f"{pay.refunded.amount} in its payment summary, {provider} / "
+                    f"{dom_refunded} in its payment books, {provider} / "
                     f"{provider_refunded} at the provider",
                     evidence=evidence
                     | {
                         "provider_refunded": str(provider_refunded),
                         "dom_captured": str(pay.captured.amount),
-                        "dom_refunded": str(pay.refunded.amount),
+                        "dom_refunded": str(dom_refunded),
                         "orphan_captures": str(orphaned.get(aid, Decimal(0))),
                     },
                 )

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -43,6 +44,7 @@ from dom_workflows.reconcile.models import (
     ReconcileReport,
     SettleInput,
 )
+from dom_workflows.returns.models import ReturnState, return_workflow_id
 
 log = logging.getLogger("dom.reconcile")
 QUERY_CONCURRENCY = 10
@@ -174,7 +176,38 @@ class Reconciler:
             for i, s in zip(ids, states, strict=True)
             if s is not None or i in routed
         }
+        for order_id, refunded in (await self._returns_refunded(list(views))).items():
+            views[order_id].returns_refunded = refunded
         return views
+
+    async def _returns_refunded(self, order_ids: list[str]) -> dict[str, Decimal]:
+        """What each order's returns refunded through the provider, as their workflows record
+        it: the order's run has usually ended by then, so its own book cannot hold them."""
+        ret, rmas = schema.returns, []
+        async with self.engine.connect() as conn:
+            for chunk in (order_ids[i : i + 500] for i in range(0, len(order_ids), 500)):
+                rows = await conn.execute(
+                    sa.select(ret.c.order_id, ret.c.rma_id).where(ret.c.order_id.in_(chunk))
+                )
+                rmas += [(r.order_id, r.rma_id) for r in rows]
+        gate = asyncio.Semaphore(QUERY_CONCURRENCY)
+
+        async def refunded(rma_id: str) -> Decimal:
+            handle = self.client.get_workflow_handle(return_workflow_id(rma_id))
+            async with gate:
+                try:
+                    st = await handle.query("state", result_type=ReturnState)
+                except RPCError as e:
+                    if e.status == RPCStatusCode.NOT_FOUND:
+                        return Decimal(0)
+                    raise
+            return sum((r.amount.amount for r in st.refunds if r.refund_id), start=Decimal(0))
+
+        out: dict[str, Decimal] = {}
+        amounts = await asyncio.gather(*(refunded(rma) for _, rma in rmas))
+        for (order_id, _), amount in zip(rmas, amounts, strict=True):
+            out[order_id] = out.get(order_id, Decimal(0)) + amount
+        return out
 
     async def _return_ids(self, ids: list[str]) -> set[str]:
         if not ids:

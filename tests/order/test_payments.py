@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +17,16 @@ from temporalio.testing import WorkflowEnvironment
 from activities.payment.activities import PaymentActivities
 from activities.reconcile.compare import OrderView, payment_findings
 from dom_workflows.config import Settings
+from dom_workflows.money import Money
 from dom_workflows.network import Network
-from dom_workflows.order.models import OrderState, PlaceHold, ReleaseHold, ShipmentStatus
+from dom_workflows.order.models import (
+    OrderState,
+    PaymentOperation,
+    PaymentSummary,
+    PlaceHold,
+    ReleaseHold,
+    ShipmentStatus,
+)
 from dom_workflows.order.workflows import OrderWorkflow
 from dom_workflows.payment.models import Capture, CaptureResult
 from tests.support.harness import OrderHarness, make_order, replace_activity
@@ -121,3 +130,49 @@ async def test_two_captures_answering_out_of_order_are_both_in_the_book(
     assert pay.captured.amount == provider
     assert pay.released.amount == 0  # everything was captured: nothing to give back
     assert reconcile_payments(final, live_sim) == []
+
+
+def test_reconciliation_counts_the_refunds_the_orders_returns_made() -> None:
+    """A return refunds after the order's run has ended: its workflow records the refund, and
+    reconciliation adds it to the order's own book before comparing with the provider."""
+    pay = PaymentSummary(currency="USD", authorization_id="auth_1")
+    for kind, key, cents in (
+        ("authorize", "auth:O-1", 10000),
+        ("capture", "capture:O-1:1:n", 10000),
+    ):
+        pay.record(
+            PaymentOperation(
+                kind=kind,
+                key=key,
+                amount=Money(amount=Decimal(cents) / 100, currency="USD"),
+                at=datetime(2026, 1, 1, tzinfo=UTC),
+                reference="cap_1" if kind == "capture" else "auth_1",
+                shipment_id="O-1:1:n" if kind == "capture" else None,
+            )
+        )
+    fields: dict[str, Any] = {"order_id": "O-1", "payment": pay, "shipments": []}
+    state = OrderState.model_construct(**fields)
+    usd = {"currency": "USD"}
+    auths = [
+        {
+            "authorization_id": "auth_1",
+            "order_id": "O-1",
+            "amount": {"amount": "100.00", **usd},
+            "captured": {"amount": "100.00", **usd},
+            "status": "captured",
+        }
+    ]
+    refunds = [
+        {
+            "refund_id": "ref_1",
+            "capture_id": "cap_1",
+            "order_id": "O-1",
+            "seq": 1001,
+            "amount": {"amount": "30.00", **usd},
+        }
+    ]
+    view = OrderView("O-1", state, {})
+    [finding] = payment_findings({"O-1": view}, auths, [], refunds, lambda _: True)
+    assert finding.kind == "payment-total-mismatch"
+    view.returns_refunded = Decimal("30.00")
+    assert payment_findings({"O-1": view}, auths, [], refunds, lambda _: True) == []
