@@ -26,14 +26,13 @@ from activities.inventory.db import create_engine, migrate, seed_network
 from dom_workflows.config import Settings
 from dom_workflows.network import NodeSla, load_network
 from dom_workflows.order import search_attributes as attrs
-from workers.alerts import start_alert_schedule
 from workers.client import connect
 from workers.dev_home import check_ports, log_path, output_to_log, stack_lock
-from workers.hold_sweep import start_hold_sweep
 from workers.observability import tracing
 from workers.observability.sdk_metrics import temporal_telemetry
 from workers.observability.server import metrics_server, worker_metrics_port
 from workers.partner_events import delivering
+from workers.schedules import start_schedules
 from workers.worker import build_worker, dependencies
 
 console = Console()
@@ -195,8 +194,7 @@ async def run_stack(settings: Settings, opts: DevOptions, screen: Console = cons
             metrics_server(0 if port is None else port, "127.0.0.1") as metrics_port,
         ):
             worker = build_worker(client, live.task_queue, deps)
-            await start_hold_sweep(client, live.task_queue)
-            await start_alert_schedule(client, live.task_queue)
+            await start_schedules(client, live.task_queue)
             async with worker, delivering(client, deps.engine):
                 screen.print(
                     f"[green]dom-workflows is up[/green]\n"

@@ -245,13 +245,11 @@ async def run_worker(
 ) -> None:
     """Run a worker until `stop`. Metrics are served on `metrics_port` (else DOM_METRICS_PORT;
     0 = a free port; neither = no metrics server); traces are exported when OTLP is set."""
-    from workers.alerts import start_alert_schedule
     from workers.client import connect
-    from workers.hold_sweep import start_hold_sweep
     from workers.observability.sdk_metrics import temporal_telemetry
     from workers.observability.server import metrics_server, worker_metrics_port
     from workers.partner_events import delivering
-    from workers.reconcile import start_reconcile_schedule
+    from workers.schedules import start_schedules
 
     tracing.configure_tracing("dom-worker")
     telemetry = temporal_telemetry()
@@ -259,9 +257,7 @@ async def run_worker(
     client = await connect(settings, tracing.temporal_interceptors(), runtime=telemetry.runtime)
     async with dependencies(settings) as deps, telemetry.draining(), metrics_server(port):
         worker = build_worker(client, settings.task_queue, deps)
-        await start_hold_sweep(client, settings.task_queue)
-        await start_alert_schedule(client, settings.task_queue)
-        await start_reconcile_schedule(client, settings.task_queue)
+        await start_schedules(client, settings.task_queue)
         log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         async with worker, delivering(client, deps.engine):
             await (stop or asyncio.Event()).wait()

@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
     @app.command("setup")
     def setup(address: Address = None, namespace: Namespace = None) -> None:
         """Production set-up: migrate and seed the DOM database, register search attributes,
-        create the cart hold sweep schedule."""
+        create the Schedules (cart hold sweep, alert evaluation, reconciliation)."""
         from temporalio.api.enums.v1 import IndexedValueType
         from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
         from temporalio.service import RPCError
@@ -98,16 +98,14 @@ def register(app: typer.Typer) -> None:
         from activities.inventory.db import create_engine, migrate, seed_network
         from dom_workflows.network import load_network
         from dom_workflows.order import search_attributes as attrs
-        from workers.alerts import ensure_alert_schedule
-        from workers.alerts import schedule_id as alert_schedule_id
         from workers.cli.progress import progress
         from workers.client import connect
-        from workers.hold_sweep import ensure_hold_sweep, schedule_id
+        from workers.schedules import SCHEDULES, ensure_schedules
 
         async def go() -> None:
             s = settings()
             with progress() as bar:
-                step = bar.add_task("migrating the DOM database", total=4)
+                step = bar.add_task("migrating the DOM database", total=3 + len(SCHEDULES))
                 engine = create_engine(s.database_url)
                 try:
                     await migrate(engine)
@@ -136,11 +134,10 @@ def register(app: typer.Typer) -> None:
                     console.print(
                         f"search attributes not added ({e.message}); on Temporal Cloud use tcld"
                     )
-                bar.update(step, advance=1, description="creating the cart hold sweep")
-                outcome = await ensure_hold_sweep(client, s.task_queue)
-                bar.update(step, advance=1)
-            console.print(f"cart hold sweep schedule {schedule_id(s.task_queue)}: {outcome}")
-            alerts = await ensure_alert_schedule(client, s.task_queue)  # docs/alerts.md
-            console.print(f"alert schedule {alert_schedule_id(s.task_queue)}: {alerts}")
+                bar.update(step, advance=1, description="creating the Schedules")
+                outcomes = await ensure_schedules(client, s.task_queue)
+                bar.update(step, advance=len(SCHEDULES))
+            for what, schedule_id, outcome in outcomes:
+                console.print(f"{what} schedule {schedule_id}: {outcome}")
 
         run(go())
