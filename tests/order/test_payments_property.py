@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dom_workflows.money import Money
-from dom_workflows.order.models import PaymentOperation, PaymentSummary
+from dom_workflows.order.models import PaymentOperation, PaymentOperationKind, PaymentSummary
 from dom_workflows.payment.models import (
     Authorize,
     Capture,
@@ -67,8 +67,8 @@ class Run:
     refunds: int = 0
     closed: bool = False
 
-    def record(self, kind: str, key: str, amount: Money, **kw: str | None) -> None:
-        self.book.record(PaymentOperation(kind=kind, key=key, amount=amount, at=AT, **kw))  # type: ignore[arg-type]
+    def record(self, kind: PaymentOperationKind, key: str, amount: Money, **kw: str | None) -> None:
+        self.book.record(PaymentOperation(kind=kind, key=key, amount=amount, at=AT, **kw))
 
     def send_capture(self, sh: Shipment) -> None:
         assert self.book.authorization_id is not None
