@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 
 from activities.inventory import ledger
 from activities.inventory.activities import InventoryActivities
-from dom_workflows.backorder.models import BackorderResult
+from dom_workflows.backorder.models import BackorderResult, StockAvailable
 from dom_workflows.config import Settings
 from dom_workflows.inventory.models import (
     InventoryReceipt,
@@ -30,6 +30,7 @@ from dom_workflows.inventory.models import (
     SourcingLine,
 )
 from dom_workflows.network import Network
+from dom_workflows.order import names
 from dom_workflows.order.models import OrderState, OrderStatus, ShipmentStatus
 from tests.support.catalog import with_unstocked_sku
 from tests.support.harness import OrderHarness, make_order, replace_activity
@@ -229,3 +230,38 @@ async def test_a_retried_reroute_whose_stored_plan_took_the_backordered_line_sto
     rows = await ledger.reservations_of(sqlite_engine, order.order_id)
     live = {r["shipment_id"] for r in rows if r["status"] == "reserved"}
     assert live == {sh.shipment_id for sh in final.shipments if sh.status.is_open}
+
+
+async def test_a_duplicate_wake_routes_the_waiting_units_once(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    """The backorder's wake signal delivered twice (a worker restarted while signalling): the
+    waiting units are reserved and routed once; the second wake finds nothing waiting."""
+    net = await with_unstocked_sku(sqlite_engine, network, WAITING_SKU)
+    async with dependencies(Settings(), engine=sqlite_engine, network=net) as deps:
+        activities = deps.activities() + client_activities(time_env.client, task_queue)
+        async with Worker(
+            time_env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
+        ):
+            h = OrderHarness(time_env.client, task_queue, sqlite_engine, time_env)
+            order = make_order([(WAITING_SKU, 2)])
+            handle = await h.start(order)
+            await h.until(
+                handle,
+                lambda s: s.lines[0].backordered == 2 and s.backorder_workflow_id is not None,
+                "the line waiting for stock",
+            )
+            receipt = InventoryReceipt(node="wh-dallas", sku=WAITING_SKU, qty=5, reference="ASN")
+            assert await ledger.receive(sqlite_engine, receipt)
+            for _ in range(2):
+                await handle.signal(names.STOCK_AVAILABLE, StockAvailable(sku=WAITING_SKU))
+            st = await h.instructed(handle)
+            st = await h.until(
+                handle, lambda s: s.lines[0].backordered == 0, "the waiting line routed"
+            )
+
+    assert [sh.units for sh in st.shipments] == [2]
+    assert st.lines[0].allocated == 2
+    assert sum(r.attempt == 2 for r in st.routes) == 1
+    rows = await ledger.reservations_of(sqlite_engine, order.order_id)
+    assert sum(r["qty"] for r in rows if r["status"] == "reserved") == 2
