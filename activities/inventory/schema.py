@@ -628,3 +628,7 @@ partner_events = sa.Table(
     sa.Index("ix_partner_events_status_next", "status", "next_attempt_at"),
     sa.Index("ix_partner_events_order", "order_id"),
 )
+
+# ---- network versions (migration 0010) ----
+
+# ---- shadow planning (migration 0011) ----
