@@ -31,7 +31,14 @@ from dom_workflows.inventory.models import (
 )
 from dom_workflows.network import Network
 from dom_workflows.order import names
-from dom_workflows.order.models import OrderState, OrderStatus, ShipmentStatus
+from dom_workflows.order.models import (
+    CancelLine,
+    CancelRequest,
+    OrderState,
+    OrderStatus,
+    ShipmentStatus,
+)
+from dom_workflows.order.workflows import OrderWorkflow
 from tests.support.catalog import with_unstocked_sku
 from tests.support.harness import OrderHarness, make_order, replace_activity
 from workers.worker import WORKFLOWS, client_activities, dependencies
@@ -263,5 +270,41 @@ async def test_a_duplicate_wake_routes_the_waiting_units_once(
     assert [sh.units for sh in st.shipments] == [2]
     assert st.lines[0].allocated == 2
     assert sum(r.attempt == 2 for r in st.routes) == 1
+    rows = await ledger.reservations_of(sqlite_engine, order.order_id)
+    assert sum(r["qty"] for r in rows if r["status"] == "reserved") == 2
+
+
+async def test_a_stored_plan_reserving_more_than_the_line_needs_releases_the_rest(
+    time_env: WorkflowEnvironment, sqlite_engine: AsyncEngine, network: Network, task_queue: str
+) -> None:
+    """The lost try re-routed 3 units; by the retried task the customer had cancelled one, so it
+    asks for 2 and gets the plan for 3 back: the unit nobody needs goes back to ATP."""
+    async with dependencies(Settings(), engine=sqlite_engine, network=network) as deps:
+        real = InventoryActivities(deps.engine, deps.network, deps.policy)
+        activities = replace_activity(deps, "reserve_and_route", lost_first_try(real, 2, 3))
+        activities += client_activities(time_env.client, task_queue)
+        async with Worker(
+            time_env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities
+        ):
+            h = OrderHarness(time_env.client, task_queue, sqlite_engine, time_env)
+            order = make_order([(SKU, 3)])
+            handle = await h.start(order)
+            first = (await h.instructed(handle)).shipments[0]
+            await handle.execute_update(
+                OrderWorkflow.cancel, CancelRequest(lines=[CancelLine(line_id="1", qty=1)])
+            )
+            await h.event(handle, first.shipment_id, "rejected", reason="no stock after all")
+            st = await h.until(
+                handle,
+                lambda s: any(
+                    e.kind == "instructed" and ":2:" in (e.shipment_id or "") for e in s.timeline
+                ),
+                "the re-routed request sent",
+            )
+
+    line = st.lines[0]
+    assert (line.allocated, line.cancelled, line.backordered) == (2, 1, 0)
+    second = next(sh for sh in st.shipments if sh.route_attempt == 2)
+    assert second.units == 2
     rows = await ledger.reservations_of(sqlite_engine, order.order_id)
     assert sum(r["qty"] for r in rows if r["status"] == "reserved") == 2

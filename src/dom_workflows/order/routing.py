@@ -195,6 +195,8 @@ class Routing:
                 sl.qty -= n
                 ln.allocated -= n
                 over -= n
+                if sh.units == 0:  # nothing of it is needed: its follower ends it unsent
+                    sh.status, sh.reason = ShipmentStatus.CANCELLED, reason
             if bk.pending_units(ln) > 0:
                 self.needed = True  # not covered by the stored plan: route it again
         return unwaited
