@@ -631,4 +631,28 @@ partner_events = sa.Table(
 
 # ---- network versions (migration 0010) ----
 
+# Every version of the network (nodes, SLAs, capacities, calendars) with its routing policy,
+# node lifecycle and rollout scopes (dom_workflows.network_versions.document). Append-only: a
+# rollback is a new version equal to an old one, so the active version is the newest.
+network_versions = sa.Table(
+    "network_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    # The version that introduced this version's routing policy (policy, rule scopes and
+    # variants): unchanged by a version that only changes nodes.
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("comment", sa.String(500), nullable=False, server_default=""),
+    sa.Column("rollback_of", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# What each routing decision used: the network version, the policy version (with the variant's
+# name when a scoped policy applied, "7:candidate") and the scopes the order fell into.
+routing_decisions.append_column(sa.Column("network_version", sa.Integer, nullable=True))
+routing_decisions.append_column(sa.Column("policy_version", sa.String(80), nullable=True))
+routing_decisions.append_column(sa.Column("scopes", sa.JSON, nullable=True))
+
+
 # ---- shadow planning (migration 0011) ----
