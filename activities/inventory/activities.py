@@ -20,6 +20,8 @@ from activities.insight import records
 from activities.inventory import capacity, holds, ledger, node_settings, preorders, schema
 from activities.inventory.db import utcnow
 from activities.inventory.outbound import record_unplanned_outbound
+from activities.network.live import LiveNetworks, LiveVersion
+from activities.shadow import record as shadow
 from dom_workflows.common import errors
 from dom_workflows.common.models import Address, ShipmentLine
 from dom_workflows.inventory.models import (
@@ -37,6 +39,7 @@ from dom_workflows.inventory.models import (
     UnplannedOutbound,
 )
 from dom_workflows.network import Network
+from dom_workflows.network_versions.document import Resolution
 from dom_workflows.order.models import NodeSlaTimes
 from dom_workflows.promise.dates import NodeCalendar
 from dom_workflows.routing import Plan, Scenario, plan_route
@@ -71,10 +74,15 @@ class InventoryActivities:
         network: Network,
         policy: Any,
         clock: Callable[[], datetime] = utcnow,
+        live: LiveNetworks | None = None,
     ) -> None:
         self.engine = engine
         self.network = network
         self.policy = policy
+        # The versioned network (activities/network): when set, routing follows the active
+        # version, re-read when its number changes; None keeps `network` and `policy`.
+        self.live_networks = live
+        self._live_version: int | None = None
         # Injected so a test can move a node into its next local day (capacity) without waiting.
         self.clock = clock
         self._calendars: dict[tuple[str, str], NodeCalendar] = {}
@@ -84,6 +92,7 @@ class InventoryActivities:
         inp: ReserveAndRouteInput,
         positions: list[ledger.Position],
         node_fields: dict[str, dict[str, Any]] | None = None,
+        scoped: Resolution | None = None,
     ) -> Scenario:
         order = inp.order
         live = node_fields or {}
@@ -91,6 +100,10 @@ class InventoryActivities:
         policy = (
             self.policy if isinstance(self.policy, Policy) else Policy.model_validate(self.policy)
         )
+        excluded = inp.excluded_nodes
+        if scoped is not None:  # what the active version's scopes and node states allow
+            policy = scoped.policy
+            excluded = {**scoped.excluded, **inp.excluded_nodes}
         return Scenario.model_construct(
             nodes=[n.model_copy(update=live[n.id]) if n.id in live else n for n in nodes],
             skus=skus,
@@ -132,7 +145,7 @@ class InventoryActivities:
                     "pickup_node": order.pickup_node,
                     "weekday": inp.weekday,
                     "tags": order.tags,
-                    "excluded_nodes": inp.excluded_nodes,
+                    "excluded_nodes": excluded,
                 }
             ),
         )
@@ -147,12 +160,28 @@ class InventoryActivities:
             Rates.model_validate(self.network.rates),
         )
 
-    def _result(self, inp: ReserveAndRouteInput, plan: Plan) -> ReserveAndRouteResult:
+    async def live(self, conn: AsyncConnection) -> LiveVersion | None:
+        """The active network version (one query; cached by number), or None when routing is
+        not versioned. A new version replaces `network` and `policy` for what follows."""
+        if self.live_networks is None:
+            return None
+        current = await self.live_networks.current(conn)
+        if current is not None and current.version != self._live_version:
+            self.network = current.network
+            self.policy = current.document.policy
+            self.__dict__.pop("_static", None)  # the cached routing nodes of the old version
+            self._live_version = current.version
+        return current
+
+    def _result(
+        self, inp: ReserveAndRouteInput, plan: Plan, network: Network | None = None
+    ) -> ReserveAndRouteResult:
         order_id = inp.order.order_id
+        network = network or self.network
         fulfillments = []
         for s in plan.shipments:
-            sla = self.network.sla_for(s.node)
-            node = self.network.node(s.node)
+            sla = network.sla_for(s.node)
+            node = network.node(s.node)
             fulfillments.append(
                 PlannedFulfillment(
                     shipment_id=shipment_id_for(order_id, inp.attempt, s.node),
@@ -229,6 +258,8 @@ class InventoryActivities:
         alternatives: bool,
         full: dict[str, str] | None = None,
         nodes: NodeState | None = None,
+        seen: list[Scenario] | None = None,
+        live: LiveVersion | None = None,
     ) -> Plan:
         """The plan for `inp` on the ledger as `conn` sees it. Orders (reserve_and_route) and
         promises (activities/promise) both plan here, so a promise is what an order would get.
@@ -247,12 +278,17 @@ class InventoryActivities:
                 conn, inp.order.order_id, {ln.line_id for ln in inp.lines}
             )
             positions = preorders.own_positions(positions, arrived)
+        live = live or await self.live(conn)
         nodes = nodes or await self.node_state(conn, now)
-        return plan_route(
-            self._scenario(inp, positions, self.capacity_fields(nodes, full)),
-            "optimal",
-            alternatives=alternatives,
+        scenario = self._scenario(
+            inp,
+            positions,
+            self.capacity_fields(nodes, full),
+            live.resolve(inp) if live is not None else None,
         )
+        if seen is not None:  # the caller's shadow plans use the very same inputs
+            seen.append(scenario)
+        return plan_route(scenario, "optimal", alternatives=alternatives)
 
     def node_fingerprint(self, nodes: NodeState) -> Hashable:
         """What, besides stock, a plan depends on: a cached promise is valid while this and its
@@ -301,11 +337,17 @@ class InventoryActivities:
         for _ in range(MAX_REPLANS):
             now = self.clock()
             try:
+                seen: list[Scenario] = []
                 async with self.engine.connect() as conn:
-                    plan = await self.plan_for(conn, inp, now, alternatives=True, full=full)
+                    # The version this attempt plans and records with, whatever comes after.
+                    live = await self.live(conn)
+                    plan = await self.plan_for(
+                        conn, inp, now, alternatives=True, full=full, seen=seen, live=live
+                    )
             except ValueError as e:
                 raise ApplicationError(str(e), type="RoutingError", non_retryable=True) from e
-            result = self._result(inp, plan)
+            result = self._result(inp, plan, live.network if live is not None else None)
+            scoped = live.resolve(inp) if live is not None else None
             allocations = [
                 ledger.Allocation(f.shipment_id, f.node, ln.sku, ln.line_id, ln.qty)
                 for f in result.fulfillments
@@ -337,6 +379,20 @@ class InventoryActivities:
                         plan,
                         inp.destination.order_value.currency,
                         ledger.utcnow(),
+                        network_version=live.version if live is not None else None,
+                        policy_version=live.policy_label(scoped) if live and scoped else None,
+                        scopes=list(scoped.scopes) if scoped is not None else None,
+                    )
+                    # Its input (for what-if) and the active shadow policies' plans of it.
+                    await shadow.record_attempt(
+                        conn,
+                        order_id=order_id,
+                        attempt=inp.attempt,
+                        scenario=seen[-1],
+                        plan=plan,
+                        static_nodes=self._static[0],
+                        currency=inp.destination.order_value.currency,
+                        now=ledger.utcnow(),
                     )
                     converted = None
                     if inp.order.cart_id:
@@ -347,7 +403,9 @@ class InventoryActivities:
                         )
                     # The daily cap: a conditional increment per shipment's node, in this
                     # transaction, so a node another order just filled raises NodeFull.
-                    settings = await node_settings.load_node_settings(conn, self.network)
+                    settings = await node_settings.load_node_settings(
+                        conn, live.network if live is not None else self.network
+                    )
                     await capacity.claim(
                         conn,
                         [

@@ -656,3 +656,61 @@ routing_decisions.append_column(sa.Column("scopes", sa.JSON, nullable=True))
 
 
 # ---- shadow planning (migration 0011) ----
+
+# Candidate routing policies that run in shadow (docs/shadow.md): every live routing attempt
+# also plans under each active one, with no effect on the ledger. `policy`: the document, as
+# validated by the routing Policy model when it was added.
+shadow_policies = sa.Table(
+    "shadow_policies",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("policy", sa.JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Per routing attempt and shadow policy: the live plan against the shadow plan on the same
+# inputs. Written in the transaction that reserves the live plan (insert-or-ignore: a retry
+# adds nothing). `shadow_error`: why the shadow policy could not plan the order (its columns
+# then repeat nothing and are null).
+shadow_plans = sa.Table(
+    "shadow_plans",
+    metadata,
+    sa.Column("order_id", sa.String(120), primary_key=True),
+    sa.Column("route_attempt", sa.Integer, primary_key=True),
+    sa.Column("policy", sa.String(64), primary_key=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("live_cost", sa.Numeric(12, 2), nullable=False),
+    sa.Column("shadow_cost", sa.Numeric(12, 2), nullable=True),
+    sa.Column("live_shipments", sa.Integer, nullable=False),
+    sa.Column("shadow_shipments", sa.Integer, nullable=True),
+    sa.Column("live_backordered_units", sa.Integer, nullable=False),
+    sa.Column("shadow_backordered_units", sa.Integer, nullable=True),
+    sa.Column("live_promise_met", sa.Boolean, nullable=False),
+    sa.Column("shadow_promise_met", sa.Boolean, nullable=True),
+    sa.Column("live_nodes", sa.JSON, nullable=False),  # ["wh-dallas", ...]
+    sa.Column("shadow_nodes", sa.JSON, nullable=True),
+    sa.Column("shadow_error", sa.String(300), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_shadow_plans_created", "created_at"),
+)
+
+# What one routing attempt saw, compact, for `dom whatif`: the router's order, the stock of its
+# SKUs before its own reservation ([node, sku, on_hand, reserved + held, safety_stock]) and the
+# live node fields (capacity), with the live plan's outcome in the shadow report's terms.
+routing_inputs = sa.Table(
+    "routing_inputs",
+    metadata,
+    sa.Column("order_id", sa.String(120), primary_key=True),
+    sa.Column("route_attempt", sa.Integer, primary_key=True),
+    sa.Column("snapshot", sa.JSON, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("live_cost", sa.Numeric(12, 2), nullable=False),
+    sa.Column("live_shipments", sa.Integer, nullable=False),
+    sa.Column("live_backordered_units", sa.Integer, nullable=False),
+    sa.Column("live_promise_met", sa.Boolean, nullable=False),
+    sa.Column("live_nodes", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_routing_inputs_created", "created_at"),
+)
