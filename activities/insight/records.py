@@ -66,9 +66,14 @@ async def record_decision(
     plan: Plan,
     currency: str,
     now: datetime,
+    *,
+    network_version: int | None = None,
+    policy_version: str | None = None,
+    scopes: list[str] | None = None,
 ) -> None:
     """The routing decision, its shipments as requested, and the order's money row (first
-    decision only). Runs in the transaction that reserves the plan: all or nothing with it."""
+    decision only). Runs in the transaction that reserves the plan: all or nothing with it.
+    `network_version`, `policy_version`, `scopes`: what the versioned network gave the order."""
     order, at = inp.order, inp.requested_at or now
     baseline = next((a for a in plan.explanation.alternatives if a.strategy == BASELINE), None)
     breakdown = plan.cost_breakdown
@@ -101,6 +106,9 @@ async def record_decision(
                 for a in plan.explanation.alternatives
             ],
             created_at=at,
+            network_version=network_version,
+            policy_version=policy_version,
+            scopes=scopes,
         )
     )
     for f in result.fulfillments:
