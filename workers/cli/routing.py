@@ -74,10 +74,27 @@ def bench_routing(
             "(0 skips the capacity day).",
         ),
     ] = 5.0,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Instead: route each order alone against shared stock, then re-plan release "
+            "windows jointly; compare splits, cost and promises.",
+        ),
+    ] = False,
+    window: Annotated[
+        int, typer.Option("--window", min=0, help="With --batch: orders per window (0 = all).")
+    ] = 0,
 ) -> None:
     """Run every routing strategy on the same synthetic orders and compare them; then route the
     orders as one day against daily node capacity, without and with load balancing."""
     from decimal import Decimal
+
+    if batch:
+        from workers.cli.routing_batch import bench_batch
+
+        bench_batch(_console(), orders, nodes, seed, window, json_file)
+        return
 
     from workers.bench.routing import (
         STRATEGIES,
