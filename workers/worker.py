@@ -28,6 +28,8 @@ from activities.inventory.activities import InventoryActivities
 from activities.inventory.db import create_engine, migrate
 from activities.inventory.hold_sweep import CartHoldActivities
 from activities.inventory.inbound_activities import InboundActivities
+from activities.network import store as network_store
+from activities.network.live import LiveNetworks
 from activities.order.activities import OrderActivities
 from activities.payment.activities import PaymentActivities
 from activities.reconcile.activities import reconcile_activities
@@ -71,6 +73,8 @@ class Dependencies:
     carrier_url: str | None = None
     payment_url: str | None = None
     supplier_url: str | None = None
+    # Routing follows the active network version (activities/network); None: the files only.
+    live: LiveNetworks | None = None
 
     def partners(self) -> PartnerSetup:
         suppliers = self.supplier_url is not None or any(
@@ -85,7 +89,7 @@ class Dependencies:
         )
 
     def activities(self) -> list[Any]:
-        inventory = InventoryActivities(self.engine, self.network, self.policy)
+        inventory = InventoryActivities(self.engine, self.network, self.policy, live=self.live)
         order = OrderActivities(self.engine, self.network, self.partners())
         fulfillment = FulfillmentActivities(self.network, self.http)
         acts: list[Any] = [
@@ -130,8 +134,14 @@ class Dependencies:
 
 @contextlib.asynccontextmanager
 async def dependencies(
-    settings: Settings, *, engine: AsyncEngine | None = None, network: Network | None = None
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    network: Network | None = None,
+    versioned: bool | None = None,
 ) -> AsyncIterator[Dependencies]:
+    """`versioned`: route by the database's active network version, seeding version 1 from the
+    files at first start (default: when this process owns its engine, i.e. a real worker)."""
     own_engine = engine is None
     eng = engine or create_engine(settings.database_url)
     if own_engine:
@@ -142,21 +152,34 @@ async def dependencies(
         # Partner calls: a span each when tracing is on, latency and errors as metrics.
         tracing.instrument_http_client(http)
         observe_partner_calls()
-        net = network or load_network(settings.network_path)
-        if settings.consolidation_window is not None:
-            policy = net.order_policy.model_copy(
-                update={"consolidation_window": settings.consolidation_window}
-            )
-            net = net.model_copy(update={"order_policy": policy})
-        if settings.sla_override is not None:
-            net = net.model_copy(update={"sla": dict.fromkeys(net.sla, settings.sla_override)})
-        if settings.partner_sim_url:
-            net = with_simulated_nodes(net, settings.partner_sim_url)
+        configured = network or load_network(settings.network_path)
+        routing_policy = load_policy(settings.policy_path)
+
+        def overlay(net: Network) -> Network:
+            """What this process changes in every network it runs (a version's too)."""
+            if settings.consolidation_window is not None:
+                policy = net.order_policy.model_copy(
+                    update={"consolidation_window": settings.consolidation_window}
+                )
+                net = net.model_copy(update={"order_policy": policy})
+            if settings.sla_override is not None:
+                sla = dict.fromkeys(net.sla, settings.sla_override)
+                net = net.model_copy(update={"sla": sla})
+            if settings.partner_sim_url:
+                net = with_simulated_nodes(net, settings.partner_sim_url)
+            return net
+
+        net = overlay(configured)
+        live = None
+        if versioned if versioned is not None else own_engine:
+            await network_store.seed(eng, configured, routing_policy)
+            live = LiveNetworks(overlay)
         try:
             yield Dependencies(
                 engine=eng,
                 network=net,
-                policy=load_policy(settings.policy_path),
+                policy=routing_policy,
+                live=live,
                 http=http,
                 carrier_url=settings.carrier_url,
                 payment_url=settings.payment_url,

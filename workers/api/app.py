@@ -31,6 +31,7 @@ from workers.api import (
     inbound,
     inventory,
     kpis,
+    network,
     nodes,
     openapi,
     order_list,
@@ -97,6 +98,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         kpis,
         alerts,
         replenishment,
+        network,
     ):
         app.include_router(module.router)
 
