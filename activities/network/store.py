@@ -240,3 +240,33 @@ async def set_node_state(
         states.pop(node_id)
     data = current.document.model_dump(mode="json") | {"node_states": states}
     return await apply(engine, data, author, comment or f"node {node_id} {state}")
+
+
+class OrderScopes(BaseModel):
+    order_id: str
+    route_attempt: int
+    network_version: int | None
+    policy_version: str | None
+    scopes: list[str]
+
+
+async def decisions_of(engine: AsyncEngine, order_id: str) -> list[OrderScopes]:
+    d = schema.routing_decisions
+    query = (
+        sa.select(
+            d.c.order_id, d.c.route_attempt, d.c.network_version, d.c.policy_version, d.c.scopes
+        )
+        .where(d.c.order_id == order_id)
+        .order_by(d.c.route_attempt)
+    )
+    async with engine.connect() as conn:
+        return [
+            OrderScopes(
+                order_id=r.order_id,
+                route_attempt=r.route_attempt,
+                network_version=r.network_version,
+                policy_version=r.policy_version,
+                scopes=list(r.scopes or []),
+            )
+            for r in await conn.execute(query)
+        ]

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.inventory import schema
 from activities.network import store
-from activities.network.store import ApplyResult, StoredVersion, VersionInfo
+from activities.network.store import (
+    ApplyResult,
+    OrderScopes,
+    StoredVersion,
+    VersionInfo,
+    decisions_of,
+)
 from dom_workflows.network_versions.document import NetworkDocument, NodeState
 from workers.api.apikeys import ApiKey
 from workers.api.auth import requires
@@ -161,14 +165,6 @@ async def node_lifecycle(
     )
 
 
-class OrderScopes(BaseModel):
-    order_id: str
-    route_attempt: int
-    network_version: int | None
-    policy_version: str | None
-    scopes: list[str]
-
-
 @router.get(
     "/v1/network/orders/{order_id}",
     response_model=list[OrderScopes],
@@ -182,25 +178,3 @@ async def order_scopes(order_id: str, deps: ApiDeps = Depends(get_deps)) -> list
     if not rows:
         raise Problem(404, "unknown-order", f"no routing decision for order {order_id[:120]!r}")
     return rows
-
-
-async def decisions_of(engine: Any, order_id: str) -> list[OrderScopes]:
-    d = schema.routing_decisions
-    query = (
-        sa.select(
-            d.c.order_id, d.c.route_attempt, d.c.network_version, d.c.policy_version, d.c.scopes
-        )
-        .where(d.c.order_id == order_id)
-        .order_by(d.c.route_attempt)
-    )
-    async with engine.connect() as conn:
-        return [
-            OrderScopes(
-                order_id=r.order_id,
-                route_attempt=r.route_attempt,
-                network_version=r.network_version,
-                policy_version=r.policy_version,
-                scopes=list(r.scopes or []),
-            )
-            for r in await conn.execute(query)
-        ]

@@ -13,6 +13,7 @@ import typer
 from workers.cli import alerts as alerts_cli
 from workers.cli import api, apikey, dev, nodes, returns, routing, simulate
 from workers.cli import kpis as kpis_cli
+from workers.cli import network as network_cli
 from workers.cli import reconcile as reconcile_cli
 from workers.cli import replenish as replenish_cli
 from workers.cli import report as report_cli
@@ -63,3 +64,4 @@ report_cli.register(app)
 alerts_cli.register(app)
 replenish_cli.register(inventory_app)
 reconcile_cli.register(app)
+network_cli.register(app)
