@@ -17,6 +17,8 @@ from workers.cli import network as network_cli
 from workers.cli import reconcile as reconcile_cli
 from workers.cli import replenish as replenish_cli
 from workers.cli import report as report_cli
+from workers.cli import shadow as shadow_cli
+from workers.cli import whatif as whatif_cli
 from workers.cli.cart import cart_app
 from workers.cli.errors import DomGroup
 from workers.cli.inventory import inventory_app
@@ -65,3 +67,5 @@ alerts_cli.register(app)
 replenish_cli.register(inventory_app)
 reconcile_cli.register(app)
 network_cli.register(app)
+shadow_cli.register(app)
+whatif_cli.register(app)
