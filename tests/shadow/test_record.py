@@ -4,7 +4,6 @@ transaction, once per attempt, and never with any effect on the reservations."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,47 +14,8 @@ from activities.inventory import ledger, schema
 from activities.inventory.activities import InventoryActivities
 from activities.shadow import policies
 from activities.shadow.record import record_attempt
-from dom_workflows.config import Settings
-from dom_workflows.inventory.models import (
-    OrderToRoute,
-    ReserveAndRouteInput,
-    SourcingLine,
-    ValidatedOrder,
-)
-from dom_workflows.money import Money
 from dom_workflows.network import Network
-from dom_workflows.routing import Policy, load_policy
-from tests.support.harness import make_order
-
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-SKU = "BOOT-HIKE-9"
-
-
-def route_input(order_id: str, qty: int = 2, attempt: int = 1) -> ReserveAndRouteInput:
-    return ReserveAndRouteInput(
-        order=OrderToRoute.of(make_order([(SKU, qty)], order_id=order_id)),
-        destination=ValidatedOrder(
-            ship_to_lat=40.7484,
-            ship_to_lon=-73.9967,
-            ship_to_state="NY",
-            ship_to_zip="10118",
-            order_value=Money(amount=Decimal("100.00")),
-        ),
-        attempt=attempt,
-        lines=[SourcingLine(line_id="1", sku=SKU, qty=qty, unit_price=Decimal("50.00"))],
-        weekday="wed",
-    )
-
-
-def live_policy() -> Policy:
-    return load_policy(Settings().policy_path)
-
-
-def without(*nodes: str) -> Policy:
-    """The live policy plus a rule that forbids `nodes`."""
-    rule = {"name": "shadow-forbids", "when": {}, "then": {"exclude_nodes": list(nodes)}}
-    doc = live_policy().model_dump(mode="json")
-    return Policy.model_validate({**doc, "rules": [*doc["rules"], rule]})
+from tests.support.shadow import NOW, SKU, live_policy, route_input, without
 
 
 async def rows(engine: AsyncEngine, table: sa.Table, order_id: str) -> list[dict[str, Any]]:
@@ -109,9 +69,7 @@ async def test_an_active_shadow_policy_records_its_plan_beside_the_live_one_and_
     async with ledger_engine.connect() as conn:
         positions = (
             await conn.execute(
-                sa.select(schema.inventory_positions).where(
-                    schema.inventory_positions.c.sku == SKU
-                )
+                sa.select(schema.inventory_positions).where(schema.inventory_positions.c.sku == SKU)
             )
         ).mappings()
         reserved = {p["node_id"]: p["reserved"] for p in positions if p["reserved"]}

@@ -71,7 +71,7 @@ def whatif(
         ),
     ] = None,
     jobs: Annotated[
-        int, typer.Option("--jobs", min=1, help="Processes to replay with [default: CPUs].")
+        int, typer.Option("--jobs", min=0, help="Processes to replay with (0: one per CPU).")
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
