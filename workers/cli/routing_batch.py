@@ -30,8 +30,8 @@ def bench_batch(
         f"{'one window' if bench.window == orders else f'windows of {bench.window}'}"
     )
     table = Table(title=title)
-    for col in ("run", "split orders", "split shipments", "cost", "cost/order",
-                "promises kept", "backordered units", "seconds"):  # fmt: skip
+    for col in ("run", "split orders", "split ships", "cost", "cost/order",
+                "promises kept", "backordered", "seconds"):  # fmt: skip
         table.add_column(col, justify="left" if col == "run" else "right", no_wrap=True)
     for s in (bench.per_order, bench.batch):
         table.add_row(
@@ -46,6 +46,7 @@ def bench_batch(
         )
     console.print(table)
     per_10k = bench.replan_seconds * 10_000 / orders
+    per_10k_cpu = bench.replan_cpu_seconds * 10_000 / orders
     targets = Table(title="against the targets")
     for col in ("measure", "target", "measured", "met"):
         targets.add_column(col, justify="left" if col == "measure" else "right", no_wrap=True)
@@ -56,10 +57,17 @@ def bench_batch(
          bench.cost_reduction >= TARGET_COST_REDUCTION),
         ("promises broken", "0", str(bench.promises_broken), bench.promises_broken == 0),
         ("re-plan time per 10,000 orders", f"<= {TARGET_SECONDS_PER_10K:.0f} s",
-         f"{per_10k:.1f} s", per_10k <= TARGET_SECONDS_PER_10K),
+         f"{per_10k:.1f} s ({per_10k_cpu:.1f} s CPU)", per_10k <= TARGET_SECONDS_PER_10K),
     ):  # fmt: skip
         targets.add_row(name, target, measured, "yes" if met else "NO")
     console.print(targets)
+    console.print(
+        f"With its window's stock to itself every order would still make "
+        f"{bench.split_shipments_stock_to_itself} split shipments: of the "
+        f"{bench.per_order.split_shipments - bench.split_shipments_stock_to_itself} avoidable "
+        f"ones the batch removed {bench.avoidable_split_reduction:.1f}%.",
+        highlight=False,
+    )
     console.print(
         f"{bench.moves_accepted} of {bench.moves_tried} moves kept; building the orders' "
         f"problems took {bench.build_seconds:.2f} s; "

@@ -37,6 +37,8 @@ Key = tuple[str, str]  # (node, SKU)
 # An order may displace at most this many holders in one move: more rarely pays and costs solves.
 MAX_DISPLACED = 3
 MAX_PASSES = 3
+# Partners tried one at a time for a split order, most units in its way first.
+MAX_PARTNERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,9 @@ class BatchResult:
     allocs: list[Alloc]
     before: list[Outcome]
     after: list[Outcome]
+    # Each order's plan had it the window's stock to itself: a bound no joint plan passes
+    # for every order at once (how many of the splits are inevitable).
+    alone: list[Outcome] = field(default_factory=list)
     moves_tried: int = 0
     moves_accepted: int = 0
     passes: int = 0
@@ -165,8 +170,10 @@ class _Window:
     holders: dict[Key, dict[int, int]] = field(default_factory=dict)
     wish_cost: list[int | None] = field(default_factory=list)
     wish_alloc: list[Alloc] = field(default_factory=list)
+    wish_outcome: list[Outcome | None] = field(default_factory=list)
     tried: int = 0
     accepted: int = 0
+    changed: set[Key] = field(default_factory=set)  # positions accepted moves changed this pass
 
     def setup(self) -> None:
         for o, w in enumerate(self.orders):
@@ -184,6 +191,7 @@ class _Window:
             self._hold(o, self.allocs[o], 1)
             self.wish_cost.append(None)
             self.wish_alloc.append({})
+            self.wish_outcome.append(None)
 
     def _hold(self, o: int, alloc: Alloc, sign: int) -> None:
         keys = self.keys[o]
@@ -223,8 +231,10 @@ class _Window:
         if cost is None:
             prob = self._problem(o, ignore_others=True)
             alloc = self._solve(prob)
-            cost = allocation_cost(prob, alloc).total
-            self.wish_cost[o], self.wish_alloc[o] = cost, alloc
+            w = self.orders[o]
+            best = outcome(w.problem, alloc, w.promise_days)
+            cost = best.cost
+            self.wish_cost[o], self.wish_alloc[o], self.wish_outcome[o] = cost, alloc, best
         return cost
 
     def _ok(self, o: int, new: Outcome) -> bool:
@@ -292,7 +302,8 @@ class _Window:
             return True
         if self.now[a].shipments < 2:
             return False
-        return any(self.move(a, [b]) for b in self._partners(a) if b not in (displaced or ()))
+        partners = [b for b in self._partners(a) if b not in (displaced or ())]
+        return any(self.move(a, [b]) for b in partners[:MAX_PARTNERS])
 
     def move(self, a: int, displaced: list[int]) -> bool:
         """Re-plan order a with the displaced orders' units free, then re-plan them after it."""
@@ -311,9 +322,14 @@ class _Window:
             self._hold(o, alloc, 1)
             w = self.orders[o]
             new[o] = (alloc, outcome(w.problem, alloc, w.promise_days))
+            if o == a and (new[a][1].cost >= self.now[a].cost or not self._ok(a, new[a][1])):
+                break  # a gained nothing from the freed units: the displaced cannot gain either
         new_cost = sum(out.cost for _, out in new.values())
-        if new_cost < old_cost and all(self._ok(o, out) for o, (_, out) in new.items()):
+        done = len(new) == len(group)
+        if done and new_cost < old_cost and all(self._ok(o, out) for o, (_, out) in new.items()):
             for o, (alloc, out) in new.items():
+                self._touch(o, saved[o])
+                self._touch(o, alloc)
                 self.allocs[o], self.now[o] = alloc, out
             self.accepted += 1
             return True
@@ -322,6 +338,21 @@ class _Window:
         for o in group:
             self._hold(o, saved[o], 1)
         return False
+
+    def _touch(self, o: int, alloc: Alloc) -> None:
+        for j, q in alloc.items():
+            self.changed.update(k for k, x in zip(self.keys[o][j], q, strict=True) if x)
+
+    def reachable(self, o: int) -> frozenset[Key]:
+        """The (node, SKU) positions order o could draw from."""
+        prob = self.orders[o].problem
+        return frozenset(
+            k
+            for j, (c, ks) in enumerate(zip(prob.cands, self.keys[o], strict=True))
+            if j in self.allowed[o]
+            for s, k in zip(c.stock, ks, strict=True)
+            if s > 0
+        )
 
     def _supply(self, o: int) -> int:
         """Units the order could still find (fewer = scarcer, planned earlier)."""
@@ -354,20 +385,26 @@ def reoptimise(
     )
     win.setup()
     passes = 0
+    todo_from: set[int] | None = None  # after the first pass: orders near what moved
     for _ in range(max_passes):
         passes += 1
-        gaps = [(win.wish(o) - win.now[o].cost, o) for o in range(len(orders))]
+        visit = range(len(orders)) if todo_from is None else sorted(todo_from)
+        gaps = [(win.wish(o) - win.now[o].cost, o) for o in visit]
         todo = [o for gap, o in sorted(gaps) if gap < 0]
+        win.changed = set()
         moved = False
         for o in todo:
             if win.now[o].cost > win.wish(o) and win.improve(o):
                 moved = True
         if not moved:
             break
+        # Only an order that could draw from a position a move changed can find a new move.
+        todo_from = {o for o in range(len(orders)) if not win.changed.isdisjoint(win.reachable(o))}
     return BatchResult(
         allocs=win.allocs,
         before=first,
         after=win.now,
+        alone=[out for out in win.wish_outcome if out is not None],
         moves_tried=win.tried,
         moves_accepted=win.accepted,
         passes=passes,
