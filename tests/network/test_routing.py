@@ -131,3 +131,22 @@ async def test_without_a_version_routing_keeps_the_configured_network(
     result = await acts.reserve_and_route(route_input("N-1"))
     assert result.fulfillments
     assert tuple(await decision(ledger_engine, "N-1")) == (None, None, None)
+
+
+async def test_a_rule_scoped_to_one_state_changes_only_that_states_orders(
+    ledger_engine: AsyncEngine,
+) -> None:
+    acts = await versioned(ledger_engine)
+    data = example().model_dump(mode="json")
+    data["policy"]["rules"].append(
+        {"name": "tx-avoid-dallas", "when": {}, "then": {"exclude_nodes": ["wh-dallas"]}}
+    )
+    data["rule_scopes"] = {"tx-avoid-dallas": {"states": ["TX"]}}
+    await store.apply(ledger_engine, data, "ops")
+    texas = await acts.reserve_and_route(route_input("R-TX"))
+    assert texas.fulfillments and "wh-dallas" not in [f.node for f in texas.fulfillments]
+    assert tuple(await decision(ledger_engine, "R-TX")) == (2, "2", ["rule:tx-avoid-dallas"])
+    tulsa = (36.1540, -95.9928, "OK", "74103")
+    oklahoma = await acts.reserve_and_route(route_input("R-OK", tulsa))
+    assert [f.node for f in oklahoma.fulfillments] == ["wh-dallas"]
+    assert tuple(await decision(ledger_engine, "R-OK")) == (2, "2", [])
