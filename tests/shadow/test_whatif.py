@@ -110,3 +110,22 @@ def test_a_snapshot_rebuilds_the_scenario_it_was_taken_of() -> None:
     assert [(p.node, p.sku, p.on_hand) for p in back.inventory] == [
         (p.node, p.sku, p.on_hand) for p in seen.inventory
     ]
+
+
+def test_a_sample_with_recorded_outcomes_replays_without_planning_the_baseline(
+    tmp_path: Path,
+) -> None:
+    from dom_workflows.network import load_network
+    from dom_workflows.routing import load_policy
+    from workers.bench.whatif import write_sample
+
+    orders, net, pol = tmp_path / "o.jsonl", tmp_path / "n.json", tmp_path / "p.json"
+    write_sample(orders, net, pol, 30, 12, seed=8, with_live=True)
+    records = read_orders(orders)
+    assert all(r.live is not None for r in records)
+    # A base policy that could plan nothing is never used: the recorded outcomes are the baseline.
+    nothing = Policy.model_validate({"rules": [{"name": "x", "when": {}, "then": {
+        "exclude_node_types": ["warehouse", "store", "3pl", "dropship"]}}]})  # fmt: skip
+    same = replay(records, static_of(load_network(net)), load_policy(pol), nothing, "same")
+    assert len(same.comparisons) == 30
+    assert all(c.shadow == c.live for c in same.comparisons)
