@@ -141,3 +141,18 @@ def test_whatif_usage_errors(dom: Any, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "bad.jsonl:1" in r.output
     empty = dom("whatif", "--policy", str(cand), "--since", "7d", "--json")
     assert empty.exit_code == 0 and json.loads(empty.stdout)["replayed"] == 0
+
+
+def test_shadow_sample_writes_files_whatif_replays(dom: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "sample"
+    r = dom("shadow", "sample", str(folder), "--orders", "25", "--nodes", "10")
+    assert r.exit_code == 0, r.output
+    lines = (folder / "orders.jsonl").read_text().splitlines()
+    assert len(lines) == 25 and all("live" in json.loads(ln) for ln in lines)
+    cand = tmp_path / "cand.yaml"
+    cand.write_text(CANDIDATE)
+    doc = json.loads(
+        dom("whatif", "--policy", str(cand), "--orders", str(folder / "orders.jsonl"),
+            "--network", str(folder / "network.json"), "--json").stdout
+    )  # fmt: skip
+    assert doc["replayed"] == 25 and not doc["skipped"]

@@ -218,7 +218,34 @@ def report(
         console.print(table)
 
 
+def sample(
+    folder: Annotated[Path, typer.Argument(help="Writes orders.jsonl, network.json, policy.json.")],
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Synthetic orders.")] = 10000,
+    nodes: Annotated[int, typer.Option("--nodes", min=2, help="Nodes in the network.")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same files.")] = 7,
+    recorded: Annotated[
+        bool,
+        typer.Option(
+            "--recorded/--no-recorded",
+            help="Record each order's outcome under policy.json, as a live decision is recorded.",
+        ),
+    ] = True,
+) -> None:
+    """Recorded orders to try `dom whatif` on: the routing bench's synthetic network and orders,
+    each with the stock of its SKUs."""
+    from workers.bench.whatif import write_sample
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = (folder / "orders.jsonl", folder / "network.json", folder / "policy.json")
+    n = write_sample(*paths, orders, nodes, seed, with_live=recorded)
+    console.print(
+        f"wrote {n} orders: dom whatif --policy NEW --orders {paths[0]} --network {paths[1]}"
+        f" --base-policy {paths[2]}"
+    )
+
+
 def register(app: typer.Typer) -> None:
+    shadow_app.command("sample")(sample)
     shadow_app.command("add")(add)
     shadow_app.command("remove")(remove)
     shadow_app.command("pause")(pause)
