@@ -183,6 +183,9 @@ async def apply(
     async with engine.connect() as conn:
         current = await get(conn)
     changes = diff(current.document if current else None, doc)
+    if current is not None and not changes and current.document != doc:
+        # Only the order of items differs (rules are tried in order): still a change.
+        changes = [Change(op="~", what="document", detail="order of items")]
     previous = current.version if current else None
     if dry_run or (current is not None and not changes and rollback_of is None):
         return ApplyResult(applied=None, previous=previous, changes=changes, dry_run=dry_run)

@@ -100,3 +100,15 @@ async def test_a_new_node_gets_its_ledger_rows_when_applied(ledger_engine: Async
             )
         )
     assert on_hand == 7
+
+
+async def test_reordered_rules_are_a_change_and_the_same_document_is_none(
+    ledger_engine: AsyncEngine,
+) -> None:
+    await seeded(ledger_engine)
+    same = await store.apply(ledger_engine, example().model_dump(mode="json"), "x")
+    assert same.applied is None and same.lines() == ["no change"]
+    data = example().model_dump(mode="json")
+    data["policy"]["rules"].reverse()
+    moved = await store.apply(ledger_engine, data, "x")
+    assert moved.applied is not None and moved.lines() == ["~ document: order of items"]
