@@ -344,6 +344,8 @@ class InventoryActivities:
                     plan = await self.plan_for(
                         conn, inp, now, alternatives=True, full=full, seen=seen, live=live
                     )
+                    # The active shadow policies plan the same inputs (written with the decision).
+                    shadows = await shadow.plan_attempt(conn, seen[-1], plan, self._static[0])
             except ValueError as e:
                 raise ApplicationError(str(e), type="RoutingError", non_retryable=True) from e
             result = self._result(inp, plan, live.network if live is not None else None)
@@ -388,9 +390,7 @@ class InventoryActivities:
                         conn,
                         order_id=order_id,
                         attempt=inp.attempt,
-                        scenario=seen[-1],
-                        plan=plan,
-                        static_nodes=self._static[0],
+                        planned=shadows,
                         currency=inp.destination.order_value.currency,
                         now=ledger.utcnow(),
                     )

@@ -1,13 +1,16 @@
 """Record one routing attempt for shadow planning and what-if, in the live decision's transaction.
 
 Every live attempt stores its input snapshot (what `dom whatif` replays) and, per active shadow
-policy, the shadow plan's outcome next to the live one. Nothing here touches the ledger: the
+policy, the shadow plan's outcome next to the live one: planned first (plan_attempt, before the
+transaction), written with the decision (record_attempt). Nothing here touches the ledger: the
 shadow plans are computed from the scenario the live plan was made on. Rows are insert-or-ignore
 on (order, attempt[, policy]), so a retried activity adds nothing."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,24 +23,46 @@ from dom_workflows.routing import Plan, Scenario
 from dom_workflows.routing.models import Node
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedAttempt:
+    """One attempt's input and live outcome, and each active shadow policy's plan of it."""
+
+    snapshot: dict[str, Any]
+    live: Outcome
+    shadows: list[tuple[str, Outcome | str]]
+
+
+async def plan_attempt(
+    conn: AsyncConnection, scenario: Scenario, plan: Plan, static_nodes: list[Node]
+) -> PlannedAttempt:
+    """Plan `scenario` under each active shadow policy. Called on the live plan's connection,
+    before the writing transaction opens, so the solves never lengthen it (nor hold SQLite's
+    write lock)."""
+    active = await policies.listed(conn, only_active=True)
+    return PlannedAttempt(
+        snapshot=snapshot_of(scenario, static_nodes),
+        live=outcome(plan, scenario.order.promise_days),
+        shadows=[(sp.name, plan_under(scenario, sp.policy)) for sp in active],
+    )
+
+
 async def record_attempt(
     conn: AsyncConnection,
     *,
     order_id: str,
     attempt: int,
-    scenario: Scenario,
-    plan: Plan,
-    static_nodes: list[Node],
+    planned: PlannedAttempt,
     currency: str,
     now: datetime,
 ) -> int:
-    """Store the attempt's input and its shadow plans; returns how many shadow plans."""
-    live = outcome(plan, scenario.order.promise_days)
+    """Store the attempt's input and its shadow plans, in the live decision's transaction;
+    returns how many shadow plans."""
+    live = planned.live
     await conn.execute(
         insert_ignore(conn, schema.routing_inputs).values(
             order_id=order_id,
             route_attempt=attempt,
-            snapshot=snapshot_of(scenario, static_nodes),
+            snapshot=planned.snapshot,
             currency=currency,
             live_cost=live.cost,
             live_shipments=live.shipments,
@@ -47,20 +72,18 @@ async def record_attempt(
             created_at=now,
         )
     )
-    active = await policies.listed(conn, only_active=True)
-    for sp in active:
-        shadow = plan_under(scenario, sp.policy)
+    for name, shadow in planned.shadows:
         await conn.execute(
             insert_ignore(conn, schema.shadow_plans).values(
                 order_id=order_id,
                 route_attempt=attempt,
-                policy=sp.name,
+                policy=name,
                 currency=currency,
                 created_at=now,
                 **row_values(live, shadow),
             )
         )
-    return len(active)
+    return len(planned.shadows)
 
 
 def row_values(live: Outcome, shadow: Outcome | str) -> dict[str, object]:

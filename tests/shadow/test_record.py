@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.inventory import ledger, schema
 from activities.inventory.activities import InventoryActivities
 from activities.shadow import policies
-from activities.shadow.record import record_attempt
+from activities.shadow.record import plan_attempt, record_attempt
 from dom_workflows.network import Network
 from tests.support.shadow import NOW, SKU, live_policy, route_input, without
 
@@ -91,16 +91,10 @@ async def test_a_retried_attempt_records_its_shadow_plan_once(
     async with ledger_engine.connect() as conn:
         seen: list[Any] = []
         plan = await acts.plan_for(conn, inp, NOW, alternatives=False, seen=seen)
+        planned = await plan_attempt(conn, seen[-1], plan, acts._static[0])
     async with ledger_engine.begin() as conn:
         await record_attempt(
-            conn,
-            order_id="S-RETRY",
-            attempt=1,
-            scenario=seen[-1],
-            plan=plan,
-            static_nodes=acts._static[0],
-            currency="USD",
-            now=NOW,
+            conn, order_id="S-RETRY", attempt=1, planned=planned, currency="USD", now=NOW
         )
     assert await rows(ledger_engine, schema.shadow_plans, "S-RETRY") == before
     assert len(await rows(ledger_engine, schema.routing_inputs, "S-RETRY")) == 1
@@ -109,19 +103,22 @@ async def test_a_retried_attempt_records_its_shadow_plan_once(
     assert len(await rows(ledger_engine, schema.shadow_plans, "S-RETRY")) == 2
 
 
-async def test_a_shadow_policy_that_cannot_plan_records_why_and_the_live_order_routes(
+async def test_a_shadow_policy_that_ships_nothing_is_recorded_and_the_live_order_routes(
     ledger_engine: AsyncEngine, network: Network
 ) -> None:
     acts = InventoryActivities(ledger_engine, network, live_policy())
-    broken = live_policy().model_copy(update={"max_shipments": 1})
+    single = live_policy().model_copy(update={"max_shipments": 1})
     everywhere = without(*(n.id for n in network.nodes))
     await policies.add(ledger_engine, "nowhere", everywhere, NOW)
-    await policies.add(ledger_engine, "single", broken, NOW)
+    await policies.add(ledger_engine, "single", single, NOW)
     result = await acts.reserve_and_route(route_input("S-ERR"))
-    assert result.fulfillments
+    assert result.fulfillments and not result.backordered
     by_policy = {r["policy"]: r for r in await rows(ledger_engine, schema.shadow_plans, "S-ERR")}
     assert set(by_policy) == {"nowhere", "single"}
     nowhere = by_policy["nowhere"]
-    # Every node excluded: the candidate backorders every unit (or cannot plan at all).
-    assert nowhere["shadow_error"] is not None or nowhere["shadow_backordered_units"] == 2
-    assert nowhere["shadow_promise_met"] in (None, False)
+    # Every node excluded: the candidate backorders every unit, and misses the promise.
+    assert nowhere["shadow_backordered_units"] == 2 and nowhere["shadow_shipments"] == 0
+    assert nowhere["shadow_promise_met"] is False and nowhere["shadow_error"] is None
+    assert await reserved_by_node(ledger_engine, "S-ERR") == {
+        f.node: sum(ln.qty for ln in f.lines) for f in result.fulfillments
+    }
