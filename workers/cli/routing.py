@@ -85,11 +85,24 @@ def bench_routing(
     window: Annotated[
         int, typer.Option("--window", min=0, help="With --batch: orders per window (0 = all).")
     ] = 0,
+    shadow: Annotated[
+        Path | None,
+        typer.Option(
+            "--shadow",
+            help="Instead: plan every order under this candidate policy too (as a shadow "
+            "policy) and print p50/p99 of the live plan alone vs live + shadow.",
+        ),
+    ] = None,
 ) -> None:
     """Run every routing strategy on the same synthetic orders and compare them; then route the
     orders as one day against daily node capacity, without and with load balancing."""
     from decimal import Decimal
 
+    if shadow is not None:
+        from workers.cli.routing_shadow import bench_shadow
+
+        bench_shadow(_console(), orders, nodes, seed, shadow, json_file)
+        return
     if batch:
         from workers.cli.routing_batch import bench_batch
 
@@ -215,13 +228,23 @@ def bench_crash(
     settle: Annotated[
         float, typer.Option("--settle", min=1, help="Seconds orders may take to close after.")
     ] = 300.0,
+    fail_rate: Annotated[
+        float,
+        typer.Option(
+            "--fail-rate",
+            min=0,
+            max=1,
+            help="Share of partner calls answered 500 (half after their effect).",
+        ),
+    ] = 0.0,
     json_file: FiguresFile = None,
     keep: KeepTempDir = False,
 ) -> None:
     """Orders through the full stack while the worker is SIGKILLed and the dev server killed and
-    restarted (SQLite); then every order is audited: completed or stuck, workflow task failures
-    (nondeterminism), units still reserved after close, ledger invariants. Exit code 1 when an
-    order is stuck or an invariant is violated."""
+    restarted (SQLite), partners failing `--fail-rate` of calls; then every order is audited
+    (completed or stuck, workflow task failures, units still reserved after close, ledger
+    invariants) and `dom reconcile --dry-run` compares the partners' records with the DOM. Exit
+    code 1 when an order is stuck, an invariant is violated or a divergence is found."""
     from workers.bench.crash import CrashOptions, main
 
     opts = CrashOptions(
@@ -230,6 +253,7 @@ def bench_crash(
         server_kills=server_kill,
         seed=seed,
         rate=rate,
+        fail_rate=fail_rate,
         settle_s=settle,
         json_file=json_file,
         keep=keep,
