@@ -673,7 +673,8 @@ shadow_policies = sa.Table(
 # Per routing attempt and shadow policy: the live plan against the shadow plan on the same
 # inputs. Written in the transaction that reserves the live plan (insert-or-ignore: a retry
 # adds nothing). `shadow_error`: why the shadow policy could not plan the order (its columns
-# then repeat nothing and are null).
+# then repeat nothing and are null). `*_cost`: the router's objective under that side's policy
+# (penalties included); `*_spend`: shipping + handling, what would be paid.
 shadow_plans = sa.Table(
     "shadow_plans",
     metadata,
@@ -682,7 +683,9 @@ shadow_plans = sa.Table(
     sa.Column("policy", sa.String(64), primary_key=True),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("live_cost", sa.Numeric(12, 2), nullable=False),
+    sa.Column("live_spend", sa.Numeric(12, 2), nullable=False),
     sa.Column("shadow_cost", sa.Numeric(12, 2), nullable=True),
+    sa.Column("shadow_spend", sa.Numeric(12, 2), nullable=True),
     sa.Column("live_shipments", sa.Integer, nullable=False),
     sa.Column("shadow_shipments", sa.Integer, nullable=True),
     sa.Column("live_backordered_units", sa.Integer, nullable=False),
@@ -707,6 +710,7 @@ routing_inputs = sa.Table(
     sa.Column("snapshot", sa.JSON, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("live_cost", sa.Numeric(12, 2), nullable=False),
+    sa.Column("live_spend", sa.Numeric(12, 2), nullable=False),
     sa.Column("live_shipments", sa.Integer, nullable=False),
     sa.Column("live_backordered_units", sa.Integer, nullable=False),
     sa.Column("live_promise_met", sa.Boolean, nullable=False),

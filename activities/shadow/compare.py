@@ -19,7 +19,8 @@ from dom_workflows.routing.problem import Problem, build_problem
 class Outcome:
     """What a plan does for one order."""
 
-    cost: Decimal
+    cost: Decimal  # the router's objective under the plan's own policy (penalties included)
+    spend: Decimal  # what is paid: shipping + handling, the same terms under every policy
     shipments: int
     backordered_units: int
     promise_met: bool
@@ -37,6 +38,7 @@ def promise_met(plan: Plan, promise_days: int | None) -> bool:
 def outcome(plan: Plan, promise_days: int | None) -> Outcome:
     return Outcome(
         cost=Decimal(plan.total_cost),
+        spend=Decimal(plan.cost_breakdown.shipping) + Decimal(plan.cost_breakdown.handling),
         shipments=len(plan.shipments),
         backordered_units=plan.backordered_units,
         promise_met=promise_met(plan, promise_days),
@@ -66,6 +68,7 @@ def outcome_of(prob: Problem, alloc: Alloc, promise_days: int | None) -> Outcome
     )
     return Outcome(
         cost=dollars(ac.total),
+        spend=dollars(ac.shipping + ac.handling),
         shipments=ac.shipments,
         backordered_units=ac.backordered_units,
         promise_met=met,

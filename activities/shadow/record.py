@@ -65,6 +65,7 @@ async def record_attempt(
             snapshot=planned.snapshot,
             currency=currency,
             live_cost=live.cost,
+            live_spend=live.spend,
             live_shipments=live.shipments,
             live_backordered_units=live.backordered_units,
             live_promise_met=live.promise_met,
@@ -90,6 +91,7 @@ def row_values(live: Outcome, shadow: Outcome | str) -> dict[str, object]:
     """The live and shadow columns of a shadow_plans row."""
     values: dict[str, object] = {
         "live_cost": live.cost,
+        "live_spend": live.spend,
         "live_shipments": live.shipments,
         "live_backordered_units": live.backordered_units,
         "live_promise_met": live.promise_met,
@@ -100,6 +102,7 @@ def row_values(live: Outcome, shadow: Outcome | str) -> dict[str, object]:
     return {
         **values,
         "shadow_cost": shadow.cost,
+        "shadow_spend": shadow.spend,
         "shadow_shipments": shadow.shipments,
         "shadow_backordered_units": shadow.backordered_units,
         "shadow_promise_met": shadow.promise_met,

@@ -2,7 +2,9 @@
 
 Shared by `dom shadow report` (rows recorded live) and `dom whatif` (orders replayed offline):
 both hand in one Comparison per order. Deltas are shadow minus live: a negative cost delta is a
-saving, a negative split delta fewer split orders."""
+saving, a negative split delta fewer split orders. "cost" is each router's objective under its own
+policy (split and backorder penalties, rule adjustments included); "spend" is shipping + handling,
+what is paid, comparable across policies whose penalties differ."""
 
 from __future__ import annotations
 
@@ -46,6 +48,10 @@ class PolicyDeltas(BaseModel):
     shadow_cost: Decimal
     cost_delta: Decimal
     cost_delta_per_order: Decimal
+    live_spend: Decimal  # shipping + handling: what is paid, whatever the policy's penalties
+    shadow_spend: Decimal
+    spend_delta: Decimal
+    spend_delta_per_order: Decimal
     live_split_orders: int
     shadow_split_orders: int
     split_delta: int
@@ -77,13 +83,15 @@ def summarise(comparisons: Iterable[Comparison]) -> list[PolicyDeltas]:
 def _deltas(policy: str, currency: str, rows: list[Comparison]) -> PolicyDeltas:
     pairs = [(c.order_id, c.live, c.shadow) for c in rows if not isinstance(c.shadow, str)]
     load: dict[str, list[int]] = {}
-    live_cost = shadow_cost = Decimal(0)
+    live_cost = shadow_cost = live_spend = shadow_spend = Decimal(0)
     live_split = shadow_split = live_ship = shadow_ship = live_met = shadow_met = 0
     moved: list[str] = []
     for order_id, live, shadow in pairs:
         assert not isinstance(shadow, str)
         live_cost += live.cost
         shadow_cost += shadow.cost
+        live_spend += live.spend
+        shadow_spend += shadow.spend
         live_split += live.shipments > 1
         shadow_split += shadow.shipments > 1
         live_ship += live.shipments
@@ -97,6 +105,7 @@ def _deltas(policy: str, currency: str, rows: list[Comparison]) -> PolicyDeltas:
         for node in set(shadow.nodes):
             load.setdefault(node, [0, 0])[1] += 1
     delta = shadow_cost - live_cost
+    spent = shadow_spend - live_spend
     return PolicyDeltas(
         policy=policy,
         currency=currency,
@@ -106,6 +115,10 @@ def _deltas(policy: str, currency: str, rows: list[Comparison]) -> PolicyDeltas:
         shadow_cost=shadow_cost,
         cost_delta=delta,
         cost_delta_per_order=(delta / len(pairs)).quantize(CENTS) if pairs else Decimal(0),
+        live_spend=live_spend,
+        shadow_spend=shadow_spend,
+        spend_delta=spent,
+        spend_delta_per_order=(spent / len(pairs)).quantize(CENTS) if pairs else Decimal(0),
         live_split_orders=live_split,
         shadow_split_orders=shadow_split,
         split_delta=shadow_split - live_split,
@@ -127,6 +140,7 @@ def _deltas(policy: str, currency: str, rows: list[Comparison]) -> PolicyDeltas:
 def _outcome(row: sa.RowMapping, side: str) -> Outcome:
     return Outcome(
         cost=Decimal(row[f"{side}_cost"]),
+        spend=Decimal(row[f"{side}_spend"]),
         shipments=row[f"{side}_shipments"],
         backordered_units=row[f"{side}_backordered_units"],
         promise_met=bool(row[f"{side}_promise_met"]),

@@ -53,6 +53,7 @@ def static_of(network: Network) -> Static:
 def _live(data: dict[str, Any]) -> Outcome:
     return Outcome(
         cost=Decimal(str(data["cost"])),
+        spend=Decimal(str(data.get("spend", data["cost"]))),
         shipments=int(data["shipments"]),
         backordered_units=int(data.get("backordered_units", 0)),
         promise_met=bool(data["promise_met"]),
@@ -113,6 +114,7 @@ async def recorded_since(engine: AsyncEngine, since: datetime) -> list[Recorded]
             snapshot=r["snapshot"],
             live=Outcome(
                 cost=Decimal(r["live_cost"]),
+                spend=Decimal(r["live_spend"]),
                 shipments=r["live_shipments"],
                 backordered_units=r["live_backordered_units"],
                 promise_met=bool(r["live_promise_met"]),

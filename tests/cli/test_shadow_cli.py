@@ -52,9 +52,16 @@ def dom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
                             currency="USD",
                             created_at=datetime.now(UTC),
                             **row_values(
-                                Outcome(Decimal(live[0]), len(live[1]), 0, True, tuple(live[1])),
                                 Outcome(
-                                    Decimal(shadow[0]), len(shadow[1]), 0, True, tuple(shadow[1])
+                                    d := Decimal(live[0]), d, len(live[1]), 0, True, tuple(live[1])
+                                ),
+                                Outcome(
+                                    s := Decimal(shadow[0]),
+                                    s,
+                                    len(shadow[1]),
+                                    0,
+                                    True,
+                                    tuple(shadow[1]),
                                 ),
                             ),
                         )

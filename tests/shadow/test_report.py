@@ -17,7 +17,9 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def out(cost: str, nodes: tuple[str, ...], met: bool = True, backordered: int = 0) -> Outcome:
-    return Outcome(Decimal(cost), len(nodes), backordered, met, nodes)
+    # Spend: the cost less a 1.00 penalty per shipment beyond the first.
+    spend = Decimal(cost) - max(0, len(nodes) - 1)
+    return Outcome(Decimal(cost), spend, len(nodes), backordered, met, nodes)
 
 
 # Three orders under policy "cand": A moves from dallas to reno (dearer), B stops splitting
@@ -35,6 +37,8 @@ def test_report_arithmetic_on_known_comparisons() -> None:
     assert (p.orders, p.unplanned) == (3, 1)
     assert p.live_cost == Decimal("37.00") and p.shadow_cost == Decimal("34.50")
     assert p.cost_delta == Decimal("-2.50") and p.cost_delta_per_order == Decimal("-0.83")
+    assert (p.live_spend, p.shadow_spend) == (Decimal("36.00"), Decimal("34.50"))
+    assert p.spend_delta == Decimal("-1.50") and p.spend_delta_per_order == Decimal("-0.50")
     assert (p.live_split_orders, p.shadow_split_orders, p.split_delta) == (1, 0, -1)
     assert (p.live_shipments, p.shadow_shipments) == (4, 3)
     assert (p.live_promise_met, p.shadow_promise_met, p.promise_met_delta) == (3, 2, -1)

@@ -61,6 +61,10 @@ def write_sample(
                 sc = base.model_copy(update={"order": Order.model_validate(order)})
                 live = plan_under(sc, base.policy)
                 if not isinstance(live, str):
-                    record["live"] = {**asdict(live), "cost": str(live.cost)}
+                    record["live"] = {
+                        **asdict(live),
+                        "cost": str(live.cost),
+                        "spend": str(live.spend),
+                    }
             fh.write(json.dumps(record) + "\n")
     return n_orders

@@ -154,9 +154,12 @@ def delta_cells(p: PolicyDeltas) -> list[tuple[str, str, str, str]]:
     return [
         ("orders compared", str(p.orders), str(p.orders), ""),
         ("not plannable by the candidate", "", str(p.unplanned), ""),
-        (f"cost ({p.currency})", f"{p.live_cost:.2f}", f"{p.shadow_cost:.2f}",
+        (f"cost: router objective ({p.currency})", f"{p.live_cost:.2f}", f"{p.shadow_cost:.2f}",
          _signed(f"{p.cost_delta:.2f}")),
         ("cost per order", "", "", _signed(f"{p.cost_delta_per_order:.2f}")),
+        (f"spend: shipping + handling ({p.currency})", f"{p.live_spend:.2f}",
+         f"{p.shadow_spend:.2f}", _signed(f"{p.spend_delta:.2f}")),
+        ("spend per order", "", "", _signed(f"{p.spend_delta_per_order:.2f}")),
         ("split orders", str(p.live_split_orders), str(p.shadow_split_orders),
          _signed(p.split_delta)),
         ("shipments", str(p.live_shipments), str(p.shadow_shipments),
