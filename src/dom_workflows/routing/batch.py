@@ -174,6 +174,7 @@ class _Window:
     tried: int = 0
     accepted: int = 0
     changed: set[Key] = field(default_factory=set)  # positions accepted moves changed this pass
+    reach_cache: dict[int, dict[str, list[tuple[Key, int]]]] = field(default_factory=dict)
 
     def setup(self) -> None:
         for o, w in enumerate(self.orders):
@@ -243,8 +244,9 @@ class _Window:
             return False
         return new.promise_kept or not first.promise_kept
 
-    def _displaced(self, a: int) -> list[int] | None:
-        """The fewest holders that free what order a's wish needs, or None if too many."""
+    def _displaced(self, a: int) -> tuple[list[int], dict[int, dict[Key, int]]] | None:
+        """The fewest holders that free what order a's wish needs and the units each would give
+        up, or None if too many."""
         short: dict[Key, int] = {}
         own: dict[Key, int] = {}
         keys = self.keys[a]
@@ -261,6 +263,7 @@ class _Window:
                 if x > free:
                     short[k] = x - free
         chosen: list[int] = []
+        lost: dict[int, dict[Key, int]] = {}
         for k, need in sorted(short.items()):
             held = self.holders.get(k, {})
             others = sorted((o for o in held if o != a), key=lambda o: (-held[o], o))
@@ -269,12 +272,13 @@ class _Window:
                     break
                 if o not in chosen:
                     chosen.append(o)
+                lost.setdefault(o, {})[k] = min(need, held[o])
                 need -= held[o]
             if need > 0:
                 return None  # held outside the window's orders (a pickup's in-place units)
-        return chosen if len(chosen) <= MAX_DISPLACED else None
+        return (chosen, lost) if len(chosen) <= MAX_DISPLACED else None
 
-    def _partners(self, a: int) -> list[int]:
+    def _partners(self, a: int) -> list[tuple[int, dict[Key, int]]]:
         """Orders holding, at a node order a already ships from, units of a SKU that a gets
         from elsewhere (or not at all): with them, a could drop a shipment. Most units first."""
         prob = self.orders[a].problem
@@ -282,6 +286,7 @@ class _Window:
         keys = self.keys[a]
         got = [sum(q[i] for q in alloc.values()) for i in range(len(prob.skus))]
         weight: dict[int, int] = {}
+        lost: dict[int, dict[Key, int]] = {}
         for j, q in sorted(alloc.items()):
             if j not in self.allowed[a]:
                 continue
@@ -293,17 +298,68 @@ class _Window:
                 for o, x in self.holders.get(k, {}).items():
                     if o != a:
                         weight[o] = weight.get(o, 0) + x
-        return sorted(weight, key=lambda o: (-weight[o], o))[:MAX_DISPLACED]
+                        lost.setdefault(o, {})[k] = min(x, prob.demand[i] - q[i])
+        return [(o, lost[o]) for o in sorted(weight, key=lambda o: (-weight[o], o))]
 
     def improve(self, a: int) -> bool:
         """Try order a's moves: towards its wish, then one partner at a time; first gain wins."""
-        displaced = self._displaced(a)
-        if displaced is not None and self.move(a, displaced):
-            return True
+        found = self._displaced(a)
+        displaced: list[int] = []
+        if found is not None:
+            displaced, lost = found
+            if not self._hopeless(a, lost) and self.move(a, displaced):
+                return True
         if self.now[a].shipments < 2:
             return False
-        partners = [b for b in self._partners(a) if b not in (displaced or ())]
-        return any(self.move(a, [b]) for b in partners[:MAX_PARTNERS])
+        partners = [(b, lost) for b, lost in self._partners(a) if b not in displaced]
+        return any(
+            self.move(a, [b])
+            for b, lost in partners[:MAX_PARTNERS]
+            if not self._hopeless(a, {b: lost})
+        )
+
+    def _hopeless(self, a: int, lost: dict[int, dict[Key, int]]) -> bool:
+        """A check before any solve: an order that gives up units of a SKU it finds nowhere
+        else (free stock, or units the other moving orders hold) and may not be more
+        backordered would fail the move. A prune, not a proof: order a may end up taking fewer
+        units than assumed; measured on the bench it halves the solves and keeps ~95% of the gain.
+        """
+        group = {a, *lost}
+        for b, keys in lost.items():
+            slack = self.first[b].backordered_units - self.now[b].backordered_units
+            need: dict[str, int] = {}
+            for (_, sku), x in keys.items():
+                need[sku] = need.get(sku, 0) + x
+            reach = self._reach_stock(b)
+            for sku, x in need.items():
+                if x <= slack:
+                    continue
+                supply = 0
+                for k, stock in reach.get(sku, ()):
+                    if k in keys:
+                        continue  # a takes these
+                    held = self.holders.get(k, {})
+                    supply += max(0, stock - self.used.get(k, 0))
+                    supply += sum(held.get(g, 0) for g in group if g != b)
+                    if supply + slack >= x:
+                        break
+                if supply + slack < x:
+                    return True
+        return False
+
+    def _reach_stock(self, o: int) -> dict[str, list[tuple[Key, int]]]:
+        """Per SKU, the positions order o's promise allows and the units it may use there."""
+        cached = self.reach_cache.get(o)
+        if cached is None:
+            prob = self.orders[o].problem
+            cached = {}
+            for j, (c, ks) in enumerate(zip(prob.cands, self.keys[o], strict=True)):
+                if j in self.allowed[o]:
+                    for s, k in zip(c.stock, ks, strict=True):
+                        if s > 0:
+                            cached.setdefault(k[1], []).append((k, s))
+            self.reach_cache[o] = cached
+        return cached
 
     def move(self, a: int, displaced: list[int]) -> bool:
         """Re-plan order a with the displaced orders' units free, then re-plan them after it."""
