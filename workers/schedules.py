@@ -4,38 +4,24 @@ one of them and forgotten by another."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from temporalio.client import Client
 
-from workers.alerts import ensure_alert_schedule, start_alert_schedule
-from workers.alerts import schedule_id as alert_schedule_id
-from workers.hold_sweep import ensure_hold_sweep, start_hold_sweep
-from workers.hold_sweep import schedule_id as hold_sweep_schedule_id
-from workers.reconcile import ensure_reconcile_schedule, start_reconcile_schedule
-from workers.reconcile import schedule_id as reconcile_schedule_id
+from workers.alerts import ALERT_EVALUATION
+from workers.hold_sweep import HOLD_SWEEP
+from workers.reconcile import RECONCILIATION
+from workers.recurring import Outcome
 
-Ensure = Callable[[Client, str], Awaitable[str]]
-
-# (what it is, its id, create-or-update returning what it did, the same logging a failure)
-SCHEDULES: tuple[
-    tuple[str, Callable[[str], str], Ensure, Callable[[Client, str], Awaitable[None]]], ...
-] = (
-    ("cart hold sweep", hold_sweep_schedule_id, ensure_hold_sweep, start_hold_sweep),
-    ("alert evaluation", alert_schedule_id, ensure_alert_schedule, start_alert_schedule),
-    ("reconciliation", reconcile_schedule_id, ensure_reconcile_schedule, start_reconcile_schedule),
-)
+SCHEDULES = (HOLD_SWEEP, ALERT_EVALUATION, RECONCILIATION)
 
 
 async def start_schedules(client: Client, task_queue: str) -> None:
     """At process start: each Schedule created or updated; a failure is logged, not fatal."""
-    for _, _, _, start in SCHEDULES:
-        await start(client, task_queue)
+    for recurring in SCHEDULES:
+        await recurring.start(client, task_queue)
 
 
-async def ensure_schedules(client: Client, task_queue: str) -> list[tuple[str, str, str]]:
+async def ensure_schedules(client: Client, task_queue: str) -> list[tuple[str, str, Outcome]]:
     """For `dom setup`: (what, schedule id, created | updated | unchanged) for each; errors raise."""
     return [
-        (what, schedule_id(task_queue), await ensure(client, task_queue))
-        for what, schedule_id, ensure, _ in SCHEDULES
+        (r.what, r.schedule_id(task_queue), await r.ensure(client, task_queue)) for r in SCHEDULES
     ]
