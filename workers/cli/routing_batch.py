@@ -56,7 +56,8 @@ def bench_batch(
         ("cost", f">= {TARGET_COST_REDUCTION:.0f}% lower", f"{bench.cost_reduction:.1f}% lower",
          bench.cost_reduction >= TARGET_COST_REDUCTION),
         ("promises broken", "0", str(bench.promises_broken), bench.promises_broken == 0),
-        ("re-plan time per 10,000 orders", f"<= {TARGET_SECONDS_PER_10K:.0f} s",
+        ("re-plan time per 10,000 orders" + ("" if orders == 10_000 else " (scaled)"),
+         f"<= {TARGET_SECONDS_PER_10K:.0f} s",
          f"{per_10k:.1f} s ({per_10k_cpu:.1f} s CPU)", per_10k <= TARGET_SECONDS_PER_10K),
     ):  # fmt: skip
         targets.add_row(name, target, measured, "yes" if met else "NO")
