@@ -37,3 +37,5 @@ def test_the_bench_option_prints_the_table_and_writes_json(tmp_path: Path) -> No
     doc = json.loads(out.read_text())["shadow"]
     assert doc["orders"] == 30 and doc["target_added_p99_ms"] == 1.0
     assert doc["with_shadow_p99_ms"] >= doc["added_p50_ms"] >= 0
+    assert doc["added_cpu_p99_ms"] >= doc["added_cpu_p50_ms"] >= 0
+    assert "added, CPU time only" in r.output

@@ -44,6 +44,11 @@ def bench_shadow(
         f"[{'green' if ok else 'red'}]{result.added_p99_ms:.3f}[/]"
         f" (target <= {result.target_added_p99_ms:g})",
     )
+    table.add_row(
+        "added, CPU time only",
+        f"{result.added_cpu_p50_ms:.3f}",
+        f"{result.added_cpu_p99_ms:.3f} (live plan alone {result.live_cpu_p99_ms:.3f})",
+    )
     console.print(table)
     console.print(
         f"the candidate moves {result.moved_orders} of {orders} orders to other nodes; "
