@@ -163,3 +163,41 @@ def test_shadow_sample_writes_files_whatif_replays(dom: Any, tmp_path: Path) -> 
             "--network", str(folder / "network.json"), "--json").stdout
     )  # fmt: skip
     assert doc["replayed"] == 25 and not doc["skipped"]
+
+
+async def test_whatif_since_replays_the_decisions_the_dom_recorded(
+    sqlite_engine: Any, network: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from activities.inventory.activities import InventoryActivities
+    from activities.shadow import policies
+    from tests.support.shadow import NOW, live_policy, route_input, without
+
+    acts = InventoryActivities(sqlite_engine, network, live_policy())
+    await policies.add(sqlite_engine, "no-columbus", without("wh-columbus"), NOW)
+    used = {}
+    for k, qty in enumerate((1, 3, 2)):
+        result = await acts.reserve_and_route(route_input(f"D-{k}", qty))
+        used[f"D-{k}"] = {f.node for f in result.fulfillments}
+    forbidden = sorted(used["D-0"])[0]
+    cand = tmp_path / "forbid.json"
+    cand.write_text(json.dumps(without(forbidden).model_dump(mode="json")))
+    monkeypatch.setenv("DOM_HOME", str(tmp_path))
+    monkeypatch.setenv("DOM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'dom.db'}")
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, list(args))
+
+    doc = await asyncio.to_thread(
+        lambda: json.loads(
+            invoke("whatif", "--policy", str(cand), "--since", "1d", "--json").stdout
+        )
+    )
+    (p,) = doc["policies"]
+    assert doc["replayed"] == 3 and p["orders"] == 3
+    assert p["moved"] == sorted(o for o, nodes in used.items() if forbidden in nodes)
+    report = await asyncio.to_thread(
+        lambda: json.loads(invoke("shadow", "report", "--json").stdout)
+    )
+    (q,) = report["policies"]
+    assert (q["policy"], q["orders"]) == ("no-columbus", 3)
