@@ -18,7 +18,8 @@ Stock model. Each order's `Problem` is built against what the window shares: pos
 every reservation *outside* the window (the window's own holdings are free). An order may use
 `stock - units the other orders hold` at a (node, SKU), so the orders together never use more
 than exists; units held outside the window but not in the problems (e.g. a previous window
-released meanwhile) come in as `held_elsewhere`.
+released meanwhile) come in as `held_elsewhere`. A pickup order's in-place units count as used
+at its pickup node and are never moved.
 
 Pure and deterministic: orders are visited in a fixed order, ties broken by position.
 """
