@@ -38,8 +38,9 @@ Key = tuple[str, str]  # (node, SKU)
 # An order may displace at most this many holders in one move: more rarely pays and costs solves.
 MAX_DISPLACED = 3
 MAX_PASSES = 3
-# Partners tried one at a time for a split order, most units in its way first.
-MAX_PARTNERS = 2
+# Partners tried one at a time for a split order, most units in its way first (on the bench,
+# 8 instead of 2 doubles the solves and adds about a point of cost reduction).
+MAX_PARTNERS = 8
 
 
 @dataclass(frozen=True, slots=True)
