@@ -647,7 +647,7 @@ def run_batch_bench(
         tick(min(n_orders, start + size))
     gc.unfreeze()
     per_order = _run_stats("per order", alone_out, alone_seconds)
-    batch = _run_stats("batch" if size == n_orders else f"batch, windows of {size}", final, replan)
+    batch = _run_stats("batch", final, replan)
     return BatchBench(
         orders=n_orders,
         nodes=n_nodes,
