@@ -36,10 +36,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src activities workers
 
 # Three test processes on two cores: most of a test's time is waiting on Temporal and the
-# databases. Each process has its own PostgreSQL database (tests/conftest.py).
+# databases. Each process has its own PostgreSQL database (tests/conftest.py). A file's tests
+# stay in one process, in order: module-scoped stacks start once, and a file's later tests may
+# read what its earlier ones made (tests/cli/test_commands.py).
 PYTEST_WORKERS ?= 3
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 ## Re-record the workflow histories replayed by tests/replay.
 record-histories: $(STAMP)
