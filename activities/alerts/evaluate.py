@@ -90,29 +90,7 @@ async def _open(
 ) -> Transition | None:
     try:
         async with engine.begin() as conn:
-            alert_id = (
-                await conn.execute(
-                    alerts_t.insert()
-                    .values(
-                        key=f.key,
-                        open_key=f.key,  # unique while open: a second opener fails here
-                        rule_id=f.rule_id,
-                        kind=f.kind,
-                        subject=f.subject,
-                        severity=severity.get(f.rule_id, "warning"),
-                        status="open",
-                        summary=f.summary[:500],
-                        evidence=f.evidence,
-                        opened_at=now,
-                        last_seen_at=now,
-                        clean_evaluations=0,
-                        version=1,
-                    )
-                    .returning(alerts_t.c.id)
-                )
-            ).scalar_one()
-            alert = Alert(
-                id=alert_id,
+            fields = dict(
                 key=f.key,
                 rule_id=f.rule_id,
                 kind=f.kind,
@@ -124,6 +102,15 @@ async def _open(
                 opened_at=now,
                 last_seen_at=now,
             )
+            alert_id = (
+                await conn.execute(
+                    alerts_t.insert()
+                    # open_key is unique while open: a second opener fails here
+                    .values(**fields, open_key=f.key, clean_evaluations=0, version=1)
+                    .returning(alerts_t.c.id)
+                )
+            ).scalar_one()
+            alert = Alert(id=alert_id, **fields)
             if deliver:
                 await _queue(conn, alert, "opened", now)
     except IntegrityError:
